@@ -1,0 +1,167 @@
+"""``xyb``: the gateway's command line."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Awaitable, Callable
+from typing import Annotated, TypeVar
+
+import typer
+from pydantic import ValidationError
+from rich.console import Console
+from rich.table import Table
+
+from app.core.config import Settings, get_settings
+from app.core.db import create_engine
+from app.core.logging import logging_config
+from app.core.migrations import alembic_config, downgrade, head_revision, schema_state, upgrade
+
+cli = typer.Typer(
+    help="xyb-gateway: the back end of 湘易办.", no_args_is_help=True, add_completion=False
+)
+db_cli = typer.Typer(help="Database schema (alembic migrations).", no_args_is_help=True)
+config_cli = typer.Typer(help="Configuration.", no_args_is_help=True)
+cli.add_typer(db_cli, name="db")
+cli.add_typer(config_cli, name="config")
+
+out = Console(soft_wrap=True)
+err = Console(stderr=True, soft_wrap=True)
+T = TypeVar("T")
+
+
+def _settings() -> Settings:
+    """Settings from the environment, or a readable refusal naming each bad variable."""
+    try:
+        return get_settings()
+    except ValidationError as exc:
+        for e in exc.errors():
+            message = str(e["msg"]).removeprefix("Value error, ")
+            where = f"XYB_{str(e['loc'][0]).upper()}: " if e["loc"] else ""
+            err.print(f"[red]error[/red] {where}{message}")
+        raise typer.Exit(2) from None
+
+
+def _with_engine(settings: Settings, action: Callable[..., Awaitable[T]]) -> T:
+    async def run() -> T:
+        engine = create_engine(settings)
+        try:
+            return await action(engine)
+        finally:
+            await engine.dispose()
+
+    try:
+        return asyncio.run(run())
+    except OSError as exc:
+        err.print(f"[red]error[/red] cannot reach the database: {exc}")
+        raise typer.Exit(1) from None
+
+
+@cli.command()
+def serve(
+    host: Annotated[str | None, typer.Option(help="Bind address [XYB_HOST].")] = None,
+    port: Annotated[int | None, typer.Option(help="Port [XYB_PORT].")] = None,
+    workers: Annotated[int | None, typer.Option(help="Worker processes [XYB_WORKERS].")] = None,
+) -> None:
+    """Serve the gateway with uvicorn (uvloop and httptools where available).
+
+    In development the database is migrated first, once, before any worker starts; in
+    production an unmigrated database is refused.
+    """
+    import uvicorn
+
+    settings = _settings()
+    current, head = _with_engine(settings, schema_state)
+    if current != head:
+        if settings.is_production:
+            err.print(
+                f"[red]error[/red] the database schema is at {current or 'none'}, the code expects"
+                f" {head}: run `xyb db upgrade` first"
+            )
+            raise typer.Exit(1)
+        reached = _with_engine(settings, upgrade)
+        err.print(f"database migrated: {current or 'empty'} -> {reached}")
+    uvicorn.run(
+        "app.main:app",
+        host=host or settings.host,
+        port=port or settings.port,
+        workers=workers or settings.workers,
+        loop="auto",
+        http="auto",
+        access_log=False,
+        log_config=logging_config(settings.log_level),
+        server_header=False,
+        timeout_graceful_shutdown=15,
+    )
+
+
+@db_cli.command("upgrade")
+def db_upgrade(
+    revision: Annotated[str, typer.Argument(help="Target revision.")] = "head",
+) -> None:
+    """Migrate the database to ``revision`` (default: head), holding the migration lock."""
+    settings = _settings()
+    before, _ = _with_engine(settings, schema_state)
+    reached = _with_engine(settings, lambda engine: upgrade(engine, revision))
+    out.print(f"database at {reached or 'empty'} (was {before or 'empty'})")
+
+
+@db_cli.command("downgrade")
+def db_downgrade(
+    revision: Annotated[str, typer.Argument(help="Target revision, e.g. -1 or base.")],
+) -> None:
+    """Migrate the database down to ``revision``."""
+    settings = _settings()
+    reached = _with_engine(settings, lambda engine: downgrade(engine, revision))
+    out.print(f"database at {reached or 'empty'}")
+
+
+@db_cli.command("current")
+def db_current() -> None:
+    """Show the database's revision and whether it is at head (exit 1 if not)."""
+    settings = _settings()
+    current, head = _with_engine(settings, schema_state)
+    state = "at head" if current == head else "behind: run `xyb db upgrade`"
+    out.print(f"current: {current or 'none'}\nhead:    {head}\n{state}")
+    if current != head:
+        raise typer.Exit(1)
+
+
+@db_cli.command("revision")
+def db_revision(
+    message: Annotated[str, typer.Option("-m", "--message", help="What the revision does.")],
+    autogenerate: Annotated[bool, typer.Option(help="Diff the models against the DB.")] = True,
+) -> None:
+    """Write a new migration script (for developers; needs a database at head)."""
+    from alembic import command
+
+    settings = _settings()
+    cfg = alembic_config(settings.resolved_database_url)
+    command.revision(cfg, message=message, autogenerate=autogenerate)
+    head_revision.cache_clear()
+
+
+@config_cli.command("show")
+def config_show() -> None:
+    """Print the effective settings (secrets masked)."""
+    settings = _settings()
+    from sqlalchemy.engine import make_url
+
+    table = Table("setting", "value")
+    for name, value in settings.model_dump().items():
+        shown: object = value
+        if name == "admin_token":
+            shown = "(set)" if value is not None else "(unset: generated into the data dir)"
+        elif name in ("database_url", "redis_url") and value is not None:
+            shown = make_url(value).render_as_string(hide_password=True)
+        elif name == "database_url":
+            shown = f"(default) {settings.resolved_database_url}"
+        table.add_row(f"XYB_{name.upper()}", "" if shown is None else str(shown))
+    out.print(table)
+
+
+def main() -> None:
+    cli()
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,191 @@
+"""Settings: one class, read from the environment (prefix ``XYB_``), with safe embedded defaults.
+
+Every setting is listed in the README's configuration table; keep the two in step.
+"""
+
+from __future__ import annotations
+
+import secrets
+import time
+from enum import StrEnum
+from functools import cached_property
+from pathlib import Path
+from typing import Literal
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+from pydantic import ByteSize, Field, SecretStr, field_validator, model_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+# Values people paste from examples; refused as secrets outside development.
+PLACEHOLDER_SECRETS = frozenset(
+    {
+        "changeme",
+        "change-me",
+        "change_me",
+        "secret",
+        "password",
+        "admin",
+        "token",
+        "test",
+        "dev",
+        "development",
+        "xxx",
+        "default",
+        "example",
+    }
+)
+MIN_SECRET_LENGTH = 32
+
+
+class Environment(StrEnum):
+    DEVELOPMENT = "development"
+    PRODUCTION = "production"
+
+
+class InsecureSettingsError(ValueError):
+    """Production settings that must not be used; the message names every offending setting."""
+
+
+class Settings(BaseSettings):
+    """The gateway's configuration."""
+
+    model_config = SettingsConfigDict(env_prefix="XYB_", extra="ignore", frozen=True)
+
+    env: Environment = Environment.DEVELOPMENT
+    data_dir: Path = Path(".xyb")
+    database_url: str | None = Field(
+        default=None, description="SQLAlchemy async URL; default: SQLite file in the data dir"
+    )
+    db_pool_size: int = Field(default=10, ge=1, le=500)
+    db_max_overflow: int = Field(default=10, ge=0, le=500)
+    db_pool_timeout: float = Field(default=10.0, gt=0)
+    redis_url: str | None = None
+    admin_token: SecretStr | None = None
+    timezone: str = "Asia/Shanghai"
+    host: str = "127.0.0.1"
+    port: int = Field(default=8000, ge=1, le=65535)
+    workers: int = Field(default=1, ge=1, le=64)
+    log_level: Literal["debug", "info", "warning", "error"] = "info"
+    # Body limits per route family: documents uploaded to the admin API are large and rare,
+    # /gw traffic is frequent and its size is the upstream's business within reason.
+    body_limit_default: ByteSize = ByteSize(1024 * 1024)
+    body_limit_admin: ByteSize = ByteSize(8 * 1024 * 1024)
+    body_limit_gw: ByteSize = ByteSize(10 * 1024 * 1024)
+    readiness_timeout: float = Field(default=2.0, gt=0, le=60)
+
+    @field_validator("timezone")
+    @classmethod
+    def _known_timezone(cls, value: str) -> str:
+        try:
+            ZoneInfo(value)
+        except (ZoneInfoNotFoundError, ValueError) as exc:
+            raise ValueError(f"unknown time zone {value!r} (use an IANA name)") from exc
+        return value
+
+    @field_validator("database_url", "redis_url", mode="before")
+    @classmethod
+    def _empty_is_unset(cls, value: object) -> object:
+        return None if value == "" else value
+
+    @field_validator("database_url")
+    @classmethod
+    def _async_driver(cls, value: str | None) -> str | None:
+        if value is None:
+            return None
+        if value.startswith(("postgresql://", "postgres://")):
+            # People paste libpq URLs; the gateway is async-only.
+            return "postgresql+asyncpg://" + value.split("://", 1)[1]
+        if value.startswith("sqlite://"):
+            return "sqlite+aiosqlite://" + value.split("://", 1)[1]
+        if not value.startswith(("postgresql+asyncpg://", "sqlite+aiosqlite://")):
+            raise ValueError(
+                "use postgresql+asyncpg://... or sqlite+aiosqlite:///path (other drivers are not"
+                " supported)"
+            )
+        return value
+
+    @model_validator(mode="after")
+    def _production_secrets(self) -> Settings:
+        if self.env is Environment.PRODUCTION:
+            problems = self.insecure_settings()
+            if problems:
+                raise InsecureSettingsError(
+                    "refusing to start in production: " + "; ".join(problems)
+                )
+        return self
+
+    def insecure_settings(self) -> list[str]:
+        """Sentences naming each secret that is missing or a placeholder."""
+        problems: list[str] = []
+        for name, value in (("XYB_ADMIN_TOKEN", self.admin_token),):
+            if value is None or not value.get_secret_value():
+                problems.append(f"{name} is not set")
+                continue
+            raw = value.get_secret_value()
+            if raw.strip().lower() in PLACEHOLDER_SECRETS:
+                problems.append(f"{name} is a placeholder value")
+            elif len(raw) < MIN_SECRET_LENGTH:
+                problems.append(f"{name} is shorter than {MIN_SECRET_LENGTH} characters")
+        return problems
+
+    @property
+    def is_production(self) -> bool:
+        return self.env is Environment.PRODUCTION
+
+    @cached_property
+    def tz(self) -> ZoneInfo:
+        """The time zone of every calendar thing (buckets, year end, deadlines)."""
+        return ZoneInfo(self.timezone)
+
+    @property
+    def resolved_database_url(self) -> str:
+        if self.database_url:
+            return self.database_url
+        return f"sqlite+aiosqlite:///{(self.data_dir / 'xyb.db').resolve()}"
+
+    @property
+    def is_sqlite(self) -> bool:
+        return self.resolved_database_url.startswith("sqlite")
+
+    def body_limit_for(self, path: str) -> int:
+        """The body limit of the route family ``path`` belongs to."""
+        if path.startswith("/gw/"):
+            return int(self.body_limit_gw)
+        if path.startswith("/admin/") or path == "/admin":
+            return int(self.body_limit_admin)
+        return int(self.body_limit_default)
+
+    def resolved_admin_token(self) -> str:
+        """The admin token; in development one is generated into the data dir on first use."""
+        if self.admin_token is not None and self.admin_token.get_secret_value():
+            return self.admin_token.get_secret_value()
+        return load_or_create_secret(self.data_dir, "admin_token")
+
+
+def load_or_create_secret(data_dir: Path, name: str) -> str:
+    """Read a generated secret from the data dir, creating it (mode 0600) if absent.
+
+    Several workers may start together: the file is created exclusively, and a loser reads the
+    winner's value.
+    """
+    data_dir.mkdir(parents=True, exist_ok=True)
+    path = data_dir / name
+    value = secrets.token_urlsafe(32)
+    try:
+        with path.open("x", encoding="ascii") as fh:
+            path.chmod(0o600)
+            fh.write(value)
+        return value
+    except FileExistsError:
+        for _ in range(50):
+            stored = path.read_text(encoding="ascii").strip()
+            if stored:
+                return stored
+            # The winner created the file but has not written it yet.
+            time.sleep(0.01)
+        raise RuntimeError(f"secret file {path} exists but is empty") from None
+
+
+def get_settings() -> Settings:
+    """Settings from the environment (used by the CLI and by uvicorn's ``app.main:app``)."""
+    return Settings()

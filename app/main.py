@@ -1,0 +1,128 @@
+"""The application: ``create_app(settings)`` and its lifespan. uvicorn runs ``app.main:app``."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from importlib.metadata import PackageNotFoundError, version
+
+from fastapi import FastAPI
+from pydantic import BaseModel
+
+from app.core.config import Settings, get_settings
+from app.core.db import create_engine, create_sessionmaker
+from app.core.errors import install_error_handlers
+from app.core.logging import configure_logging
+from app.core.middleware import BodyLimitMiddleware, RequestContextMiddleware
+from app.core.migrations import schema_state, upgrade
+from app.core.openapi import install_openapi
+from app.core.resources import Resources
+from app.routers import health, problems
+
+log = logging.getLogger("xyb.app")
+
+
+def _version() -> str:
+    try:
+        return version("xyb-gateway")
+    except PackageNotFoundError:  # pragma: no cover - running from a bare source tree
+        return "0.0.0"
+
+
+class SchemaNotAtHead(RuntimeError):
+    """Production refuses to serve an unmigrated database."""
+
+
+async def _ensure_schema(res: Resources) -> None:
+    current, head = await schema_state(res.engine)
+    if current == head:
+        return
+    if res.settings.is_production:
+        raise SchemaNotAtHead(
+            f"the database schema is at revision {current or 'none'} but the code expects {head}:"
+            " run `xyb db upgrade` before starting the gateway"
+        )
+    reached = await upgrade(res.engine)
+    log.info("database migrated", extra={"from_revision": current, "to_revision": reached})
+
+
+@asynccontextmanager
+async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+    settings: Settings = app.state.settings
+    engine = create_engine(settings)
+    redis = None
+    try:
+        if settings.redis_url:
+            from redis.asyncio import Redis
+
+            redis = Redis.from_url(
+                settings.redis_url,
+                socket_connect_timeout=2,
+                socket_timeout=2,
+                health_check_interval=30,
+            )
+        res = Resources(
+            settings=settings,
+            engine=engine,
+            sessionmaker=create_sessionmaker(engine),
+            redis=redis,
+        )
+        await _ensure_schema(res)
+        app.state.resources = res
+        yield
+    finally:
+        app.state.resources = None
+        if redis is not None:
+            await redis.aclose()
+        await engine.dispose()
+
+
+class Index(BaseModel):
+    name: str
+    version: str
+    docs: str
+    openapi: str
+    health: str
+    readiness: str
+
+
+def create_app(settings: Settings | None = None) -> FastAPI:
+    """Build the gateway. Nothing connects here: the lifespan opens what requests share."""
+    settings = settings or get_settings()
+    if not logging.getLogger("xyb").handlers:
+        configure_logging(settings.log_level)
+    app = FastAPI(
+        title="xyb-gateway",
+        summary="The back end of 湘易办: a government-service integration gateway.",
+        version=_version(),
+        lifespan=lifespan,
+        redoc_url=None,
+    )
+    app.state.settings = settings
+    app.state.resources = None
+    install_error_handlers(app)
+    install_openapi(app)
+
+    @app.get("/", response_model=Index, tags=["health"])
+    async def index() -> Index:
+        """Where to go from here."""
+        return Index(
+            name="xyb-gateway",
+            version=app.version,
+            docs="/docs",
+            openapi="/openapi.json",
+            health="/healthz",
+            readiness="/readyz",
+        )
+
+    app.include_router(health.router)
+    app.include_router(problems.router)
+
+    # Added last runs first: the request id must exist before a 413 is answered.
+    app.add_middleware(BodyLimitMiddleware, limit_for=settings.body_limit_for)
+    app.add_middleware(RequestContextMiddleware)
+    return app
+
+
+app = create_app()

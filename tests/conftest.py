@@ -1,0 +1,126 @@
+"""Fixtures: one migrated throwaway database per session, one rolled-back transaction per test.
+
+The backend is SQLite unless ``XYB_TEST_DATABASE_URL`` names a PostgreSQL server (any database
+on it: the suite creates and drops its own).
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import AsyncIterator
+from pathlib import Path
+
+import httpx
+import pytest
+from fastapi import FastAPI
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, AsyncSession
+
+from app.core.config import Settings
+from app.core.db import create_engine
+from app.core.deps import get_session
+from app.core.migrations import upgrade
+from app.main import create_app
+from tests.databases import BACKEND, create_database, drop_database
+
+
+def pytest_report_header() -> str:
+    return f"xyb database backend: {BACKEND}"
+
+
+@pytest.fixture(autouse=True)
+def _clean_environment(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Tests see only the settings they pass, not the developer's XYB_* variables."""
+    for name in list(os.environ):
+        if name.startswith("XYB_") and not name.startswith("XYB_TEST_"):
+            monkeypatch.delenv(name)
+
+
+@pytest.fixture(scope="session")
+def session_tmp(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    return tmp_path_factory.mktemp("xyb")
+
+
+@pytest.fixture(scope="session")
+async def database_url(session_tmp: Path) -> AsyncIterator[str]:
+    """The session's database, migrated to head once."""
+    url = await create_database(session_tmp)
+    engine = create_engine(Settings(data_dir=session_tmp), url)
+    try:
+        await upgrade(engine)
+    finally:
+        await engine.dispose()
+    yield url
+    await drop_database(url)
+
+
+@pytest.fixture
+async def fresh_database_url(tmp_path: Path) -> AsyncIterator[str]:
+    """An empty database of the test's own, for tests that need several connections or processes."""
+    url = await create_database(tmp_path)
+    yield url
+    await drop_database(url)
+
+
+@pytest.fixture(scope="session")
+async def engine(database_url: str, session_tmp: Path) -> AsyncIterator[AsyncEngine]:
+    eng = create_engine(Settings(data_dir=session_tmp), database_url)
+    yield eng
+    await eng.dispose()
+
+
+@pytest.fixture
+async def connection(engine: AsyncEngine) -> AsyncIterator[AsyncConnection]:
+    """A connection inside a transaction that is rolled back when the test ends."""
+    async with engine.connect() as conn:
+        transaction = await conn.begin()
+        try:
+            yield conn
+        finally:
+            if transaction.is_active:
+                await transaction.rollback()
+
+
+@pytest.fixture
+async def session(connection: AsyncConnection) -> AsyncIterator[AsyncSession]:
+    """The test's session: commits become savepoint releases inside the test's transaction."""
+    async with AsyncSession(
+        bind=connection, join_transaction_mode="create_savepoint", expire_on_commit=False
+    ) as s:
+        yield s
+
+
+@pytest.fixture
+def settings(tmp_path: Path, database_url: str) -> Settings:
+    return Settings(data_dir=tmp_path / "data", database_url=database_url)
+
+
+@pytest.fixture
+async def app(settings: Settings, session: AsyncSession) -> AsyncIterator[FastAPI]:
+    """The gateway with its lifespan running and sessions bound to the test's transaction."""
+    application = create_app(settings)
+
+    async def test_session() -> AsyncIterator[AsyncSession]:
+        try:
+            yield session
+        except BaseException:
+            await session.rollback()
+            raise
+        else:
+            await session.commit()
+
+    application.dependency_overrides[get_session] = test_session
+    async with application.router.lifespan_context(application):
+        yield application
+
+
+@pytest.fixture
+async def client(app: FastAPI) -> AsyncIterator[httpx.AsyncClient]:
+    async with httpx.AsyncClient(
+        transport=httpx.ASGITransport(app=app), base_url="http://testserver"
+    ) as c:
+        yield c
+
+
+@pytest.fixture
+def repo_root() -> Path:
+    return Path(__file__).resolve().parent.parent

@@ -1,0 +1,54 @@
+"""The session dependency commits on success and rolls back on error (no test override here)."""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import AsyncIterator
+from pathlib import Path
+
+import httpx
+import pytest
+from fastapi import FastAPI
+from sqlalchemy import text
+
+from app.core.config import Settings
+from app.core.deps import SessionDep
+from app.main import create_app
+
+
+@pytest.fixture
+async def real_app(tmp_path: Path, database_url: str) -> AsyncIterator[tuple[FastAPI, str]]:
+    table = f"t_{uuid.uuid4().hex[:10]}"
+    application = create_app(Settings(data_dir=tmp_path, database_url=database_url))
+
+    @application.post("/t/notes/{value}")
+    async def add(value: str, session: SessionDep, fail: bool = False) -> dict[str, str]:
+        await session.execute(text(f"INSERT INTO {table} (v) VALUES (:v)"), {"v": value})
+        if fail:
+            raise RuntimeError("after the insert")
+        return {"v": value}
+
+    @application.get("/t/notes")
+    async def count(session: SessionDep) -> list[str]:
+        rows = await session.execute(text(f"SELECT v FROM {table} ORDER BY v"))
+        return [r[0] for r in rows]
+
+    async with application.router.lifespan_context(application):
+        engine = application.state.resources.engine
+        async with engine.begin() as conn:
+            await conn.execute(text(f"CREATE TABLE {table} (v VARCHAR(20))"))
+        try:
+            yield application, table
+        finally:
+            async with engine.begin() as conn:
+                await conn.execute(text(f"DROP TABLE {table}"))
+
+
+async def test_commit_on_success_rollback_on_error(real_app: tuple[FastAPI, str]) -> None:
+    application, _ = real_app
+    transport = httpx.ASGITransport(app=application)
+    async with httpx.AsyncClient(transport=transport, base_url="http://t") as c:
+        assert (await c.post("/t/notes/kept")).status_code == 200
+        failed = await c.post("/t/notes/lost", params={"fail": "true"})
+        assert failed.status_code == 500
+        assert (await c.get("/t/notes")).json() == ["kept"]
