@@ -10,6 +10,7 @@ import httpx
 import pytest
 from fastapi import FastAPI
 from sqlalchemy import text
+from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.core.config import Settings
 from app.core.deps import SessionDep
@@ -42,6 +43,22 @@ async def real_app(tmp_path: Path, database_url: str) -> AsyncIterator[tuple[Fas
         finally:
             async with engine.begin() as conn:
                 await conn.execute(text(f"DROP TABLE {table}"))
+
+
+async def test_a_failed_commit_is_never_reported_as_success(
+    real_app: tuple[FastAPI, str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    application, _ = real_app
+
+    async def failing_commit(self: AsyncSession) -> None:
+        raise RuntimeError("commit failed")
+
+    monkeypatch.setattr(AsyncSession, "commit", failing_commit)
+    transport = httpx.ASGITransport(app=application)
+    async with httpx.AsyncClient(transport=transport, base_url="http://t") as c:
+        response = await c.post("/t/notes/never")
+    assert response.status_code == 500
+    assert response.headers["content-type"] == "application/problem+json"
 
 
 async def test_commit_on_success_rollback_on_error(real_app: tuple[FastAPI, str]) -> None:

@@ -34,6 +34,8 @@ def get_resources(request: Request) -> Resources:
     return resources_of(request)
 
 
-SessionDep = Annotated[AsyncSession, Depends(get_session)]
+# scope="function": the session commits before the response is sent, so a client never sees
+# success for a write that then fails to commit (FastAPI's default exits after sending).
+SessionDep = Annotated[AsyncSession, Depends(get_session, scope="function")]
 SettingsDep = Annotated[Settings, Depends(get_settings_dep)]
 ResourcesDep = Annotated[Resources, Depends(get_resources)]
