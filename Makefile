@@ -17,9 +17,9 @@ $(VENV)/.installed-dev: pyproject.toml | $(BIN)/python
 	$(BIN)/python -m pip install --quiet --disable-pip-version-check -e '.[dev]'
 	@touch $@ $(VENV)/.installed
 
-## run: serve the gateway on http://127.0.0.1:8000 (embedded SQLite in ./.xyb)
+## run: the demo: gateway on http://127.0.0.1:8000 + 14 city simulators, onboarded (SQLite in ./.xyb)
 run: $(VENV)/.installed
-	$(BIN)/xyb serve --host 127.0.0.1 --port 8000
+	$(BIN)/xyb demo --host 127.0.0.1 --port 8000
 
 ## test: lint, type-check and run the suite (SQLite; set XYB_TEST_DATABASE_URL for PostgreSQL)
 test: $(VENV)/.installed-dev lint typecheck

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 from collections.abc import Awaitable, Callable
 from typing import Annotated, TypeVar
 
@@ -80,6 +81,11 @@ def serve(
             raise typer.Exit(1)
         reached = _with_engine(settings, upgrade)
         err.print(f"database migrated: {current or 'empty'} -> {reached}")
+    if not settings.is_production and settings.admin_token is None:
+        err.print(
+            f"admin token (generated, kept in {settings.data_dir / 'admin_token'}):"
+            f" {settings.resolved_admin_token}"
+        )
     uvicorn.run(
         "app.main:app",
         host=host or settings.host,
@@ -92,6 +98,120 @@ def serve(
         server_header=False,
         timeout_graceful_shutdown=15,
     )
+
+
+def _admin_token(settings: Settings, token: str | None) -> str:
+    if token:
+        return token
+    return settings.resolved_admin_token
+
+
+@cli.command()
+def demo(
+    host: Annotated[str, typer.Option(help="Bind address of the gateway.")] = "127.0.0.1",
+    port: Annotated[int, typer.Option(help="Port of the gateway.")] = 8000,
+    simulator_port: Annotated[
+        int,
+        typer.Option(help="Control port of the simulators; cities take the next 14 ports."),
+    ] = 9000,
+) -> None:
+    """Gateway + the 14 city simulators, all onboarded through the admin API, with curl examples."""
+    from app.demo import run_demo
+
+    settings = _settings()
+    if settings.is_production:
+        err.print("[red]error[/red] the demo runs in development mode only (XYB_ENV=development)")
+        raise typer.Exit(2)
+    current, head = _with_engine(settings, schema_state)
+    if current != head:
+        reached = _with_engine(settings, upgrade)
+        err.print(f"database migrated: {current or 'empty'} -> {reached}")
+    with contextlib.suppress(KeyboardInterrupt):
+        asyncio.run(
+            run_demo(
+                settings,
+                host=host,
+                port=port,
+                simulator_port=simulator_port,
+                on_ready=lambda text: out.print(text, highlight=False, markup=False),
+            )
+        )
+
+
+@cli.command()
+def onboard(
+    file: Annotated[
+        typer.FileBinaryRead, typer.Argument(help="The OpenAPI document (JSON or YAML).")
+    ],
+    division: Annotated[str, typer.Option(help="GB/T 2260 division code, e.g. 430100.")],
+    slug: Annotated[str, typer.Option(help="The service's slug: [a-z0-9-]{2,40}.")],
+    upstream: Annotated[
+        str | None, typer.Option(help="Upstream base URL (default: the document's server).")
+    ] = None,
+    name: Annotated[str | None, typer.Option(help="Display name (default: info.title).")] = None,
+    connector: Annotated[str, typer.Option(help="Connector kind.")] = "municipal",
+    classification: Annotated[
+        str, typer.Option(help="Data classification: public|internal|personal|sensitive.")
+    ] = "internal",
+    timeout: Annotated[float | None, typer.Option(help="Upstream timeout in seconds.")] = None,
+    dry_run: Annotated[
+        bool, typer.Option("--dry-run", help="Show the plan, save nothing.")
+    ] = False,
+    replace_id: Annotated[
+        int | None, typer.Option("--replace", help="Publish as a new version of service ID.")
+    ] = None,
+    gateway: Annotated[str, typer.Option(help="The gateway's base URL.")] = "http://127.0.0.1:8000",
+    token: Annotated[
+        str | None, typer.Option(help="Admin token (default: XYB_ADMIN_TOKEN or the data dir's).")
+    ] = None,
+) -> None:
+    """Submit an OpenAPI document to the gateway and print the plan or the problems."""
+    import httpx
+    import yaml
+
+    from app.cli_render import render_plan, render_problem
+
+    settings = _settings()
+    raw = file.read()
+    text = raw.decode("utf-8", errors="replace")
+    title = name
+    if title is None:
+        try:
+            loaded = yaml.safe_load(text)
+            info = loaded.get("info", {}) if isinstance(loaded, dict) else {}
+            title = str(info.get("title") or slug)
+        except yaml.YAMLError:
+            title = slug
+    body = {
+        "division": division,
+        "slug": slug,
+        "name": title[:200],
+        "connector": connector,
+        "upstream_url": upstream,
+        "data_classification": classification,
+        "timeout_s": timeout,
+        "document": text,
+    }
+    method, url = ("POST", f"{gateway.rstrip('/')}/admin/services")
+    if replace_id is not None:
+        method, url = ("PUT", f"{url}/{replace_id}")
+    try:
+        response = httpx.request(
+            method,
+            url,
+            params={"dry_run": "true"} if dry_run else None,
+            json={k: v for k, v in body.items() if v is not None},
+            headers={"Authorization": f"Bearer {_admin_token(settings, token)}"},
+            timeout=60,
+        )
+    except httpx.HTTPError as exc:
+        err.print(f"[red]error[/red] cannot reach the gateway at {gateway}: {exc}")
+        raise typer.Exit(1) from None
+    if response.is_success:
+        render_plan(out, response.json())
+        return
+    render_problem(err, response)
+    raise typer.Exit(1)
 
 
 @db_cli.command("upgrade")

@@ -10,6 +10,7 @@ from importlib.metadata import PackageNotFoundError, version
 from fastapi import FastAPI
 from pydantic import BaseModel
 
+from app.connectors.registry import ConnectorRegistry
 from app.core.config import Settings, get_settings
 from app.core.db import create_engine, create_sessionmaker
 from app.core.errors import install_error_handlers
@@ -18,7 +19,16 @@ from app.core.middleware import BodyLimitMiddleware, RequestContextMiddleware
 from app.core.migrations import schema_state, upgrade
 from app.core.openapi import install_openapi
 from app.core.resources import Resources
-from app.routers import health, problems
+from app.gateway.events import AccessEventSink, FanOut, RecentEvents
+from app.gateway.proxy import GatewayProxy
+from app.gateway.routetable import (
+    EMPTY_TABLE,
+    RouteTable,
+    RouteTableManager,
+    TransportFactory,
+    default_transport_factory,
+)
+from app.routers import admin_services, gateway_docs, health, problems
 
 log = logging.getLogger("xyb.app")
 
@@ -70,7 +80,18 @@ async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         )
         await _ensure_schema(res)
         app.state.resources = res
-        yield
+        routes = RouteTableManager(
+            settings,
+            res.sessionmaker,
+            app.state.connector_registry or ConnectorRegistry.discover(),
+            app.state.transport_factory or default_transport_factory(settings),
+        )
+        app.state.routes = routes
+        await routes.start()
+        try:
+            yield
+        finally:
+            await routes.stop()
     finally:
         app.state.resources = None
         if redis is not None:
@@ -87,8 +108,18 @@ class Index(BaseModel):
     readiness: str
 
 
-def create_app(settings: Settings | None = None) -> FastAPI:
-    """Build the gateway. Nothing connects here: the lifespan opens what requests share."""
+def create_app(
+    settings: Settings | None = None,
+    *,
+    transport_factory: TransportFactory | None = None,
+    connector_registry: ConnectorRegistry | None = None,
+    sink: AccessEventSink | None = None,
+) -> FastAPI:
+    """Build the gateway. Nothing connects here: the lifespan opens what requests share.
+
+    ``transport_factory`` replaces the upstream transport (tests use respx or ASGI transports),
+    ``connector_registry`` the entry-point discovery, ``sink`` where access events go.
+    """
     settings = settings or get_settings()
     if not logging.getLogger("xyb").handlers:
         configure_logging(settings.log_level)
@@ -101,6 +132,11 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     )
     app.state.settings = settings
     app.state.resources = None
+    app.state.transport_factory = transport_factory
+    app.state.connector_registry = connector_registry
+    app.state.recent_events = RecentEvents()
+    app.state.events = FanOut(app.state.recent_events, sink) if sink else app.state.recent_events
+    app.state.routes = None
     install_error_handlers(app)
     install_openapi(app)
 
@@ -118,6 +154,15 @@ def create_app(settings: Settings | None = None) -> FastAPI:
 
     app.include_router(health.router)
     app.include_router(problems.router)
+    app.include_router(admin_services.router)
+    app.include_router(gateway_docs.router)
+
+    def current_table() -> RouteTable:
+        manager: RouteTableManager | None = app.state.routes
+        return manager.table if manager is not None else EMPTY_TABLE
+
+    # The proxy path is a plain ASGI app: no FastAPI routing or dependency injection per call.
+    app.mount("/gw", GatewayProxy(current_table, app.state.events), name="gateway")
 
     # Added last runs first: the request id must exist before a 413 is answered.
     app.add_middleware(BodyLimitMiddleware, limit_for=settings.body_limit_for)

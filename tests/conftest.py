@@ -13,12 +13,13 @@ from pathlib import Path
 import httpx
 import pytest
 from fastapi import FastAPI
-from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, AsyncSession
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, AsyncSession, async_sessionmaker
 
 from app.core.config import Settings
 from app.core.db import create_engine
-from app.core.deps import get_session
+from app.core.deps import AFTER_COMMIT, get_session, run_after_commit
 from app.core.migrations import upgrade
+from app.gateway.routetable import TransportFactory
 from app.main import create_app
 from tests.databases import BACKEND, create_database, drop_database
 
@@ -89,27 +90,59 @@ async def session(connection: AsyncConnection) -> AsyncIterator[AsyncSession]:
         yield s
 
 
+ADMIN_TOKEN = "test-admin-token-0123456789abcdef0123"
+
+
 @pytest.fixture
 def settings(tmp_path: Path, database_url: str) -> Settings:
-    return Settings(data_dir=tmp_path / "data", database_url=database_url)
+    # The route table is refreshed after each committed change; the poller stays out of the way
+    # (it would share the test's connection).
+    return Settings(
+        data_dir=tmp_path / "data",
+        database_url=database_url,
+        admin_token=ADMIN_TOKEN,
+        routes_poll_interval=3600,
+    )
 
 
 @pytest.fixture
-async def app(settings: Settings, session: AsyncSession) -> AsyncIterator[FastAPI]:
+def transport_factory() -> TransportFactory | None:
+    """The upstream transport; None is production's (aiohttp). Override to stub upstreams."""
+    return None
+
+
+@pytest.fixture
+def admin_headers() -> dict[str, str]:
+    return {"Authorization": f"Bearer {ADMIN_TOKEN}"}
+
+
+@pytest.fixture
+async def app(
+    settings: Settings,
+    connection: AsyncConnection,
+    session: AsyncSession,
+    transport_factory: TransportFactory | None,
+) -> AsyncIterator[FastAPI]:
     """The gateway with its lifespan running and sessions bound to the test's transaction."""
-    application = create_app(settings)
+    application = create_app(settings, transport_factory=transport_factory)
 
     async def test_session() -> AsyncIterator[AsyncSession]:
         try:
             yield session
         except BaseException:
+            session.info.pop(AFTER_COMMIT, None)
             await session.rollback()
             raise
         else:
             await session.commit()
+            await run_after_commit(session)
 
     application.dependency_overrides[get_session] = test_session
     async with application.router.lifespan_context(application):
+        # The route table reads what the test's transaction holds, too.
+        application.state.routes.sessionmaker = async_sessionmaker(
+            bind=connection, join_transaction_mode="create_savepoint", expire_on_commit=False
+        )
         yield application
 
 

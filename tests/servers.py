@@ -40,6 +40,7 @@ def live_gateway(
 ) -> Iterator[LiveServer]:
     """``xyb serve`` in a subprocess; stopped with SIGTERM (graceful) when the block ends."""
     port = free_port()
+    tmp_path.mkdir(parents=True, exist_ok=True)
     log_path = tmp_path / f"serve-{port}.log"
     full_env = {**os.environ, "XYB_DATA_DIR": str(tmp_path / "data"), **env}
     with log_path.open("wb") as log:

@@ -58,7 +58,7 @@ def test_production_refuses_missing_or_default_secrets(token: str | None, reason
 def test_production_accepts_real_secrets() -> None:
     s = Settings(env="production", admin_token="k" * 48)
     assert s.is_production
-    assert s.resolved_admin_token() == "k" * 48
+    assert s.resolved_admin_token == "k" * 48
 
 
 def test_unknown_time_zone_is_refused() -> None:
@@ -78,4 +78,4 @@ def test_generated_secret_is_stable_and_private(tmp_path: Path) -> None:
     mode = stat.S_IMODE((tmp_path / "d" / "admin_token").stat().st_mode)
     assert mode == 0o600
     s = Settings(data_dir=tmp_path / "d")
-    assert s.resolved_admin_token() == first
+    assert s.resolved_admin_token == first

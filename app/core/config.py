@@ -72,6 +72,22 @@ class Settings(BaseSettings):
     body_limit_admin: ByteSize = ByteSize(8 * 1024 * 1024)
     body_limit_gw: ByteSize = ByteSize(10 * 1024 * 1024)
     readiness_timeout: float = Field(default=2.0, gt=0, le=60)
+    # Onboarding.
+    onboard_max_document: ByteSize = ByteSize(5 * 1024 * 1024)
+    onboard_max_depth: int = Field(default=64, ge=8, le=1000)
+    upstream_allowlist: str = (
+        "localhost,127.0.0.0/8,::1,10.0.0.0/8,172.16.0.0/12,192.168.0.0/16,*.gov.cn"
+    )
+    routes_poll_interval: float = Field(default=1.0, gt=0, le=86400)
+    # The upstream client and the defaults of each service's resilience policy.
+    upstream_client: Literal["aiohttp", "httpx"] = "aiohttp"
+    upstream_buffer: ByteSize = ByteSize(1024 * 1024)
+    upstream_max_response: ByteSize = ByteSize(50 * 1024 * 1024)
+    upstream_timeout: float = Field(default=10.0, gt=0, le=300)
+    upstream_retries: int = Field(default=2, ge=0, le=5)
+    breaker_threshold: int = Field(default=5, ge=1, le=1000)
+    breaker_cooldown: float = Field(default=30.0, gt=0, le=3600)
+    upstream_max_concurrency: int = Field(default=100, ge=1, le=100_000)
 
     @field_validator("timezone")
     @classmethod
@@ -155,6 +171,7 @@ class Settings(BaseSettings):
             return int(self.body_limit_admin)
         return int(self.body_limit_default)
 
+    @cached_property
     def resolved_admin_token(self) -> str:
         """The admin token; in development one is generated into the data dir on first use."""
         if self.admin_token is not None and self.admin_token.get_secret_value():

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Awaitable, Callable
 from typing import Annotated
 
 from fastapi import Depends, Request
@@ -11,6 +11,19 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from app.core.config import Settings
 from app.core.resources import Resources, resources_of
 
+AFTER_COMMIT = "xyb.after_commit"
+
+
+def after_commit(session: AsyncSession, callback: Callable[[], Awaitable[None]]) -> None:
+    """Run ``callback`` once the route's transaction has committed (before the response)."""
+    session.info.setdefault(AFTER_COMMIT, []).append(callback)
+
+
+async def run_after_commit(session: AsyncSession) -> None:
+    callbacks: list[Callable[[], Awaitable[None]]] = session.info.pop(AFTER_COMMIT, [])
+    for callback in callbacks:
+        await callback()
+
 
 async def get_session(request: Request) -> AsyncIterator[AsyncSession]:
     """A session that commits when the route succeeds and rolls back when it raises."""
@@ -18,10 +31,12 @@ async def get_session(request: Request) -> AsyncIterator[AsyncSession]:
         try:
             yield session
         except BaseException:
+            session.info.pop(AFTER_COMMIT, None)
             await session.rollback()
             raise
         else:
             await session.commit()
+            await run_after_commit(session)
 
 
 def get_settings_dep(request: Request) -> Settings:

@@ -1,0 +1,201 @@
+"""The generic REST connector for city and department systems."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import random
+from collections.abc import AsyncIterator
+
+import aiohttp
+import httpx
+from aiohttp.http_exceptions import HttpProcessingError
+
+from app.connectors.base import (
+    ConnectorConfig,
+    ConnectorError,
+    UpstreamBadResponse,
+    UpstreamRequest,
+    UpstreamResponse,
+    UpstreamTimeout,
+)
+from app.connectors.errors import map_transport_error
+from app.connectors.headers import forwardable_request_headers, forwardable_response_headers
+
+_TRANSPORT_ERRORS = (httpx.HTTPError, aiohttp.ClientError, HttpProcessingError, OSError)
+_BACKOFF_BASE_S = 0.05
+
+
+def _backoff(attempt: int) -> float:
+    """Exponential backoff with jitter, so retries from many callers do not arrive together."""
+    jitter: float = random.uniform(0.5, 1.5)  # noqa: S311
+    return float(_BACKOFF_BASE_S * pow(2.0, attempt) * jitter)
+
+
+def _is_json(content_type: str) -> bool:
+    media = content_type.split(";", 1)[0].strip().lower()
+    return media == "application/json" or media.endswith("+json")
+
+
+class MunicipalConnector:
+    """Forwards method, path, query, body and safe headers to one upstream over a pooled client.
+
+    Adds ``X-Request-ID``, ``X-XYB-Division`` and, when known, ``X-XYB-Client``. Retries only
+    requests that are idempotent and certainly never reached the upstream (connection refused),
+    at most ``retries`` times with jittered backoff, all within the request's timeout.
+    """
+
+    kind = "municipal"
+
+    def __init__(self, config: ConnectorConfig) -> None:
+        self.config = config
+        self._client = httpx.AsyncClient(
+            base_url=config.base_url,
+            transport=config.transport,
+            follow_redirects=False,
+            timeout=None,  # noqa: S113  (the deadline in send() bounds every call)
+        )
+
+    async def aclose(self) -> None:
+        await self._client.aclose()
+
+    def _build(self, request: UpstreamRequest) -> httpx.Request:
+        headers = forwardable_request_headers(request.headers)
+        headers.append(("x-request-id", request.request_id))
+        headers.append(("x-xyb-division", request.division))
+        if request.client_id is not None:
+            headers.append(("x-xyb-client", request.client_id))
+        url = request.path.lstrip("/")
+        if request.query:
+            url = f"{url}?{request.query}"
+        return self._client.build_request(
+            request.method,
+            url,
+            headers=headers,
+            content=request.body if request.body else None,
+        )
+
+    async def send(self, request: UpstreamRequest) -> UpstreamResponse:
+        service = self.config.service
+        attempts = 1 + (self.config.retries if request.idempotent else 0)
+        response: httpx.Response | None = None
+        try:
+            async with asyncio.timeout(request.timeout):
+                for attempt in range(attempts):
+                    try:
+                        response = await self._client.send(self._build(request), stream=True)
+                        break
+                    except _TRANSPORT_ERRORS as exc:
+                        error = map_transport_error(exc, service=service, timeout=request.timeout)
+                        if error.not_sent and attempt + 1 < attempts:
+                            await asyncio.sleep(_backoff(attempt))
+                            continue
+                        raise error from exc
+                assert response is not None
+                return await self._read(response, request.timeout)
+        except TimeoutError:
+            if response is not None:
+                await response.aclose()
+            raise UpstreamTimeout(
+                f"The upstream of {service} did not answer within {request.timeout:g} s."
+            ) from None
+        except ConnectorError:
+            if response is not None:
+                await response.aclose()
+            raise
+
+    async def _read(self, response: httpx.Response, timeout: float) -> UpstreamResponse:  # noqa: ASYNC109
+        """Buffer the body up to the buffer size; hand over the rest as a bounded stream."""
+        service = self.config.service
+        cap = self.config.max_response_bytes
+        declared = response.headers.get("content-length")
+        if declared is not None and declared.isdigit() and int(declared) > cap:
+            await response.aclose()
+            raise UpstreamBadResponse(
+                f"The upstream of {service} answered {declared} bytes, over the cap of {cap}."
+            )
+        if response.is_stream_consumed:
+            # An in-memory answer (a mock transport read it already): nothing left to stream.
+            body = response.content
+            headers = forwardable_response_headers(
+                (k.decode("latin-1"), v.decode("latin-1")) for k, v in response.headers.raw
+            )
+            self._check_json(response, body)
+            return UpstreamResponse(status=response.status_code, headers=headers, body=body)
+        raw = response.aiter_raw()
+        chunks: list[bytes] = []
+        size = 0
+        complete = False
+        try:
+            while size <= self.config.buffer_bytes:
+                try:
+                    chunk = await anext(raw)
+                except StopAsyncIteration:
+                    complete = True
+                    break
+                chunks.append(chunk)
+                size += len(chunk)
+        except _TRANSPORT_ERRORS as exc:
+            await response.aclose()
+            raise map_transport_error(exc, service=service, timeout=timeout) from exc
+        if size > cap:
+            await response.aclose()
+            raise UpstreamBadResponse(f"The upstream of {service} answered more than {cap} bytes.")
+        body = b"".join(chunks)
+        headers = forwardable_response_headers(
+            (name.decode("latin-1"), value.decode("latin-1"))
+            for name, value in response.headers.raw
+        )
+        if complete:
+            await response.aclose()
+            self._check_json(response, body)
+            return UpstreamResponse(status=response.status_code, headers=headers, body=body)
+
+        async def rest() -> AsyncIterator[bytes]:
+            total = size
+            try:
+                while True:
+                    try:
+                        async with asyncio.timeout(timeout):
+                            chunk = await anext(raw)
+                    except StopAsyncIteration:
+                        return
+                    total += len(chunk)
+                    if total > cap:
+                        raise UpstreamBadResponse(
+                            f"The upstream of {service} answered more than {cap} bytes."
+                        )
+                    yield chunk
+            except TimeoutError:
+                raise UpstreamTimeout(
+                    f"The upstream of {service} stalled for {timeout:g} s mid-answer."
+                ) from None
+            except _TRANSPORT_ERRORS as exc:
+                raise map_transport_error(exc, service=service, timeout=timeout) from exc
+
+        return UpstreamResponse(
+            status=response.status_code,
+            headers=headers,
+            body=body,
+            complete=False,
+            rest=rest,
+            aclose=response.aclose,
+        )
+
+    def _check_json(self, response: httpx.Response, body: bytes) -> None:
+        if not body or "content-encoding" in response.headers:
+            return
+        if not _is_json(response.headers.get("content-type", "")):
+            return
+        try:
+            json.loads(body)
+        except ValueError:
+            raise UpstreamBadResponse(
+                f"The upstream of {self.config.service} declared JSON but sent a body that is not"
+                " JSON."
+            ) from None
+
+
+def create(config: ConnectorConfig) -> MunicipalConnector:
+    """Entry point ``xyb.connectors: municipal``."""
+    return MunicipalConnector(config)

@@ -1,0 +1,162 @@
+"""Personal and organisational identifiers: GB 11643 resident ID numbers, GB 32100 credit codes.
+
+Validators return a list of plain-English reasons (empty = valid), so a caller can show every
+problem at once; ``make_*`` functions compute the check characters; ``mask_*`` hide personal data.
+"""
+
+from __future__ import annotations
+
+from datetime import date
+
+# GB 11643-1999: weights of the first 17 digits, and the check character indexed by sum mod 11.
+_ID_WEIGHTS = (7, 9, 10, 5, 8, 4, 2, 1, 6, 3, 7, 9, 10, 5, 8, 4, 2)
+_ID_CHECK = "10X98765432"
+# The 34 provincial-level divisions (GB/T 2260): 31 provinces, Taiwan, Hong Kong, Macao.
+_PROVINCE_CODES = (
+    "11 12 13 14 15 21 22 23 31 32 33 34 35 36 37 41 42 43 44 45 46 50 51 52 53 54 61 62 63 64 65 "
+    "71 81 82"
+)
+PROVINCE_PREFIXES = frozenset(_PROVINCE_CODES.split())
+# GB 11643 numbers exist for people born in the 1800s (the standard's own sample: 1880).
+EARLIEST_BIRTH = date(1800, 1, 1)
+
+# GB 32100-2015: the 31-character alphabet (no I, O, Z, S, V) and the weights 3^i mod 31.
+USCC_ALPHABET = "0123456789ABCDEFGHJKLMNPQRTUWXY"
+_USCC_WEIGHTS = (1, 3, 9, 27, 19, 26, 16, 17, 20, 29, 25, 13, 8, 24, 10, 30, 28)
+# GB 11714: the organisation code (characters 9-17) over the full alphabet 0-9A-Z.
+_ORG_ALPHABET = "0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZ"
+_ORG_WEIGHTS = (3, 7, 9, 10, 5, 8, 4, 2)
+
+
+def normalise_resident_id(value: str) -> str:
+    """The ID number as stored: surrounding whitespace removed, a lower-case ``x`` upper-cased."""
+    return value.strip().upper()
+
+
+def resident_id_check_char(first17: str) -> str:
+    """The GB 11643 check character of 17 digits."""
+    if len(first17) != 17 or not first17.isascii() or not first17.isdigit():
+        raise ValueError("a resident ID number's body is 17 digits")
+    total = sum(int(digit) * weight for digit, weight in zip(first17, _ID_WEIGHTS, strict=True))
+    return _ID_CHECK[total % 11]
+
+
+def _birth_date(digits: str) -> date | None:
+    try:
+        return date(int(digits[0:4]), int(digits[4:6]), int(digits[6:8]))
+    except ValueError:
+        return None
+
+
+def validate_resident_id(value: str, *, today: date | None = None) -> list[str]:
+    """Why ``value`` is not a valid resident ID number (GB 11643); empty when it is valid."""
+    number = normalise_resident_id(value)
+    if len(number) != 18:
+        return [f"must be 18 characters long, not {len(number)}"]
+    body, check = number[:17], number[17]
+    if not (body.isascii() and body.isdigit()):
+        return ["the first 17 characters must be digits"]
+    reasons: list[str] = []
+    if number[:2] not in PROVINCE_PREFIXES:
+        reasons.append(f"address code {number[:6]} is not in a known province ({number[:2]})")
+    birth = _birth_date(number[6:14])
+    limit = today or date.today()
+    if birth is None:
+        reasons.append(f"birth date {number[6:14]} is not a real date")
+    elif birth > limit:
+        reasons.append(f"birth date {birth.isoformat()} is in the future")
+    elif birth < EARLIEST_BIRTH:
+        reasons.append(f"birth date {birth.isoformat()} is before 1800")
+    expected = resident_id_check_char(body)
+    if check != expected:
+        reasons.append(f"check digit should be {expected}, not {check}")
+    return reasons
+
+
+def is_valid_resident_id(value: str, *, today: date | None = None) -> bool:
+    """Whether ``value`` is a valid resident ID number."""
+    return not validate_resident_id(value, today=today)
+
+
+def make_resident_id(address_code: str, birth: date, sequence: int) -> str:
+    """A resident ID number: 6-digit address code, birth date, 3-digit sequence, check character."""
+    if len(address_code) != 6 or not address_code.isdigit():
+        raise ValueError("the address code is 6 digits")
+    if not 0 <= sequence <= 999:
+        raise ValueError("the sequence is 0..999 (odd for men, even for women)")
+    body = f"{address_code}{birth:%Y%m%d}{sequence:03d}"
+    return body + resident_id_check_char(body)
+
+
+def mask_resident_id(value: str) -> str:
+    """The ID number with all but the first 4 and last 4 characters hidden."""
+    number = normalise_resident_id(value)
+    if len(number) <= 8:
+        return "*" * len(number)
+    return number[:4] + "*" * (len(number) - 8) + number[-4:]
+
+
+def mask_phone(value: str) -> str:
+    """A mobile number with the middle four digits hidden (``138****5678``)."""
+    phone = value.strip()
+    if len(phone) != 11:
+        return phone[:3] + "*" * max(len(phone) - 3, 0)
+    return phone[:3] + "****" + phone[7:]
+
+
+def org_code_check_char(body8: str) -> str:
+    """The GB 11714 check character of an 8-character organisation code body."""
+    if len(body8) != 8 or any(char not in _ORG_ALPHABET for char in body8):
+        raise ValueError("an organisation code body is 8 characters of 0-9A-Z")
+    total = sum(
+        _ORG_ALPHABET.index(char) * weight for char, weight in zip(body8, _ORG_WEIGHTS, strict=True)
+    )
+    value = 11 - total % 11
+    return {10: "X", 11: "0"}.get(value, str(value))
+
+
+def uscc_check_char(first17: str) -> str:
+    """The GB 32100 check character of the first 17 characters of a credit code."""
+    if len(first17) != 17 or any(char not in USCC_ALPHABET for char in first17):
+        raise ValueError("a credit code's body is 17 characters of the GB 32100 alphabet")
+    total = sum(
+        USCC_ALPHABET.index(char) * weight
+        for char, weight in zip(first17, _USCC_WEIGHTS, strict=True)
+    )
+    return USCC_ALPHABET[(31 - total % 31) % 31]
+
+
+def validate_uscc(value: str) -> list[str]:
+    """Why ``value`` is not a valid unified social credit code (GB 32100); empty if valid."""
+    code = value.strip().upper()
+    if len(code) != 18:
+        return [f"must be 18 characters long, not {len(code)}"]
+    wrong = sorted({char for char in code if char not in USCC_ALPHABET})
+    if wrong:
+        return [f"characters not allowed in a credit code: {''.join(wrong)}"]
+    reasons: list[str] = []
+    if not code[2:8].isdigit():
+        reasons.append(f"division code {code[2:8]} must be 6 digits")
+    org_check = org_code_check_char(code[8:16])
+    if code[16] != org_check:
+        reasons.append(f"organisation code check (GB 11714) should be {org_check}, not {code[16]}")
+    check = uscc_check_char(code[:17])
+    if code[17] != check:
+        reasons.append(f"check character should be {check}, not {code[17]}")
+    return reasons
+
+
+def is_valid_uscc(value: str) -> bool:
+    """Whether ``value`` is a valid unified social credit code."""
+    return not validate_uscc(value)
+
+
+def make_uscc(prefix2: str, division: str, org_body8: str) -> str:
+    """A credit code: department and category, division, organisation code body, both checks."""
+    if len(prefix2) != 2 or any(char not in USCC_ALPHABET for char in prefix2):
+        raise ValueError("the prefix is 2 characters (registering department, category)")
+    if len(division) != 6 or not division.isdigit():
+        raise ValueError("the division is a 6-digit GB/T 2260 code")
+    org_check = org_code_check_char(org_body8)
+    first17 = f"{prefix2}{division}{org_body8}{org_check}"
+    return first17 + uscc_check_char(first17)

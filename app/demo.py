@@ -1,0 +1,138 @@
+"""``xyb demo``: the gateway and the 14 city simulators in one process, onboarded and ready.
+
+The cities are onboarded through the admin API over HTTP, exactly as a city developer would, so
+the demo exercises the real onboarding path.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from collections.abc import Callable
+
+import httpx
+import uvicorn
+
+from app.core.config import Settings
+from app.core.divisions import division as known_division
+from app.core.logging import logging_config
+from app.simulators import CITY_DIVISIONS, SimulatorHost, city_data, openapi_document
+
+log = logging.getLogger("xyb.demo")
+SLUG = "zwfw"
+
+
+async def _wait_ready(base: str, within_s: float = 60) -> None:
+    deadline = asyncio.get_running_loop().time() + within_s
+    async with httpx.AsyncClient(base_url=base, timeout=2) as client:
+        while True:
+            try:
+                if (await client.get("/readyz")).status_code == 200:
+                    return
+            except httpx.TransportError:
+                pass
+            if asyncio.get_running_loop().time() > deadline:
+                raise RuntimeError(f"the gateway at {base} did not become ready")
+            await asyncio.sleep(0.1)
+
+
+async def onboard_cities(
+    base: str, token: str, host: SimulatorHost, divisions: tuple[str, ...]
+) -> list[int]:
+    """Onboard (or re-publish) each city through the admin API; returns the service ids."""
+    ids: list[int] = []
+    headers = {"Authorization": f"Bearer {token}"}
+    async with httpx.AsyncClient(base_url=base, headers=headers, timeout=60) as client:
+        for code in divisions:
+            city = known_division(code)
+            body = {
+                "division": code,
+                "slug": SLUG,
+                "name": f"{city.name if city else code}政务服务",
+                "upstream_url": host.url(code),
+                "document": openapi_document(code),
+                "data_classification": "personal",
+            }
+            response = await client.post("/admin/services", json=body)
+            if response.status_code == 409:
+                existing = response.json()["service_id"]
+                response = await client.put(f"/admin/services/{existing}", json=body)
+            if not response.is_success:
+                raise RuntimeError(f"onboarding {code} failed: {response.text}")
+            ids.append(int(response.json()["id"]))
+    return ids
+
+
+def examples(base: str, token: str, host: SimulatorHost) -> str:
+    """Working curl lines for what the demo serves."""
+    city = CITY_DIVISIONS[0]
+    data = city_data(city)
+    resident = next(iter(data.fund_accounts))
+    gw = f"{base}/gw/{city}/{SLUG}"
+    control = host.control_url
+    return "\n".join(
+        [
+            "",
+            f"xyb demo: the gateway on {base}, {len(host.divisions)} city simulators behind it.",
+            f"admin token: {token}",
+            "",
+            "# every onboarded operation, as one OpenAPI document",
+            f"curl -s {base}/gw/openapi.json | head -c 600",
+            "# 住房公积金 account of a Changsha resident, through the gateway",
+            f"curl -s {gw}/gjj/accounts/{resident}",
+            "# 不动产登记 records by ID number",
+            f"curl -s '{gw}/bdc/records?id_number={resident}'",
+            "# a request the gateway refuses before the city sees it (422 with JSON pointers)",
+            f"curl -s '{gw}/shebao/contributions?id_number={resident}&from=2023-13'",
+            "# 居住证 application (JSON body)",
+            f"curl -s -X POST {gw}/jzz/applications -H 'Content-Type: application/json' -d"
+            f' \'{{"applicant_name": "张三", "id_number": "{resident}", "phone":'
+            ' "13812345678", "address": "长沙市岳麓区麓山南路932号", "reason": "居住",'
+            ' "residence_since": "2020-01-01"}\'',
+            "# the onboarded services",
+            f"curl -s -H 'Authorization: Bearer {token}' {base}/admin/services",
+            "# make Changsha hang, watch the gateway answer 504 within the timeout, then heal it",
+            f"curl -s -X PATCH {control}/simulators/{city}/faults -H 'Content-Type:"
+            " application/json' -d '{\"hang\": true}'",
+            f"curl -s -X DELETE {control}/simulators/{city}/faults",
+            "",
+        ]
+    )
+
+
+async def run_demo(
+    settings: Settings,
+    *,
+    host: str,
+    port: int,
+    simulator_port: int,
+    divisions: tuple[str, ...] = tuple(CITY_DIVISIONS),
+    on_ready: Callable[[str], None] = print,
+) -> None:
+    """Serve until interrupted."""
+    from app.main import create_app
+
+    base = f"http://{host}:{port}"
+    async with SimulatorHost(divisions=divisions, base_port=simulator_port) as simulators:
+        config = uvicorn.Config(
+            create_app(settings),
+            host=host,
+            port=port,
+            loop="asyncio",
+            access_log=False,
+            log_config=logging_config(settings.log_level),
+            server_header=False,
+        )
+        server = uvicorn.Server(config)
+        serving = asyncio.create_task(server.serve())
+        try:
+            await _wait_ready(base)
+            token = settings.resolved_admin_token
+            await onboard_cities(base, token, simulators, divisions)
+            on_ready(examples(base, token, simulators))
+            await serving
+        finally:
+            server.should_exit = True
+            with contextlib.suppress(asyncio.CancelledError):
+                await serving

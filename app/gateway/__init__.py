@@ -1,0 +1,1 @@
+"""The proxy path: route table, resilience, access events and the lean ASGI handler for /gw."""

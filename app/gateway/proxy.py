@@ -1,0 +1,278 @@
+"""``ANY /gw/{division}/{slug}/{path}``: the proxy path, as a lean ASGI app.
+
+No FastAPI routing or dependency injection here: this runs on every proxied call. The order is
+the design's: match the route (in memory) → validate the request against the operation
+(compiled validator) → breaker and concurrency cap → connector call (deadline, safe retries) →
+the upstream's answer passed through, marked with ``X-XYB-Upstream`` → one access event.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+import uuid
+from collections.abc import Callable
+from datetime import UTC, datetime
+from urllib.parse import unquote
+
+from starlette.types import Receive, Scope, Send
+
+from app.connectors.base import (
+    ConnectorError,
+    UpstreamRequest,
+    UpstreamResponse,
+)
+from app.core.context import request_id_of
+from app.core.divisions import division as known_division
+from app.core.errors import (
+    GatewayError,
+    MethodNotAllowed,
+    NotFound,
+    problem_response,
+)
+from app.gateway.events import AccessEvent, AccessEventSink, outcome_of
+from app.gateway.matcher import Match, MethodMismatch
+from app.gateway.request_checks import check_request
+from app.gateway.routetable import RouteOperation, RouteTable, ServiceEntry
+
+log = logging.getLogger("xyb.gateway")
+
+IDEMPOTENT = frozenset({"GET", "HEAD", "OPTIONS", "PUT", "DELETE", "TRACE"})
+UPSTREAM_HEADER = b"x-xyb-upstream"
+
+
+class _CutShort(RuntimeError):
+    """The upstream's answer failed after its status was sent: the connection is cut."""
+
+
+class _Call:
+    """What is known about one call, for its access event."""
+
+    __slots__ = (
+        "division",
+        "from_upstream",
+        "item_code",
+        "operation_id",
+        "service",
+        "service_id",
+        "status",
+        "upstream_ms",
+    )
+
+    def __init__(self, division: str) -> None:
+        self.division = division
+        self.service: str | None = None
+        self.service_id: int | None = None
+        self.operation_id: str | None = None
+        self.item_code: str | None = None
+        self.status = 0
+        self.from_upstream = False
+        self.upstream_ms: float | None = None
+
+
+async def _read_body(receive: Receive) -> bytes:
+    chunks: list[bytes] = []
+    while True:
+        message = await receive()
+        if message["type"] != "http.request":
+            break
+        chunks.append(message.get("body", b""))
+        if not message.get("more_body", False):
+            break
+    return b"".join(chunks)
+
+
+class GatewayProxy:
+    """The ASGI app mounted at ``/gw``."""
+
+    def __init__(self, table: Callable[[], RouteTable], sink: AccessEventSink) -> None:
+        self._table = table
+        self._sink = sink
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        started = time.perf_counter()
+        raw_path: bytes = scope.get("raw_path") or scope["path"].encode("utf-8")
+        # ['', 'gw', division, slug, rest...]: split before decoding, so %2F stays in its segment.
+        parts = raw_path.split(b"?", 1)[0].decode("latin-1").split("/")
+        division = unquote(parts[2]) if len(parts) > 2 else ""
+        call = _Call(division)
+        try:
+            await self._handle(scope, receive, send, parts, call)
+        except _CutShort:
+            raise
+        except GatewayError as exc:
+            call.status = exc.problem.status
+            call.from_upstream = False
+            response = problem_response(
+                exc.problem,
+                exc.detail,
+                instance=request_id_of(scope),
+                headers=exc.headers,
+                extensions=exc.extensions,
+            )
+            await response(scope, receive, send)
+        except Exception:
+            call.status = 500
+            raise
+        finally:
+            self._emit(scope, call, started)
+
+    async def _handle(
+        self, scope: Scope, receive: Receive, send: Send, parts: list[str], call: _Call
+    ) -> None:
+        method: str = scope["method"]
+        entry = self._service(parts)
+        call.service, call.service_id = entry.key, entry.id
+        rest = "/" + "/".join(parts[4:])
+        scope["xyb.route_template"] = f"/gw/{entry.division}/{entry.slug}"
+        found = entry.matcher.match(method, rest)
+        if found is None:
+            raise NotFound(
+                f"No operation of {entry.key} matches {method} {unquote(rest)}; GET"
+                f" /admin/services/{entry.id}/openapi or /gw/openapi.json lists its operations."
+            )
+        if isinstance(found, MethodMismatch):
+            raise MethodNotAllowed(
+                f"{entry.key} serves {found.path} with {', '.join(found.allowed)}, not {method}.",
+                allow=found.allowed,
+            )
+        operation = found.target
+        call.operation_id, call.item_code = operation.operation_id, operation.item_code
+        scope["xyb.route_template"] = f"/gw/{entry.division}/{entry.slug}{operation.path}"
+
+        body = await _read_body(receive)
+        headers = [(k.decode("latin-1"), v.decode("latin-1")) for k, v in scope["headers"]]
+        query: str = scope.get("query_string", b"").decode("latin-1")
+        check_request(entry, operation, found, headers, query, body)
+
+        upstream = await self._call_upstream(
+            entry, operation, scope, rest, query, headers, body, call
+        )
+        await self._relay(entry, upstream, send, call)
+
+    def _service(self, parts: list[str]) -> ServiceEntry:
+        if len(parts) < 4 or not parts[2] or not parts[3]:
+            raise NotFound(
+                "Gateway paths are /gw/{division}/{service}/{path}; GET /gw/openapi.json lists"
+                " every onboarded operation."
+            )
+        division, slug = unquote(parts[2]), unquote(parts[3])
+        table = self._table()
+        entry = table.find(division, slug)
+        if entry is not None:
+            return entry
+        known = known_division(division)
+        if known is None:
+            raise NotFound(f"{division!r} is not a known division code (GB/T 2260).")
+        retired_at = table.retired.get((division, slug))
+        if retired_at is not None:
+            raise NotFound(
+                f"The service {division}/{slug} ({known.name}) was retired on"
+                f" {retired_at.date().isoformat()}."
+            )
+        raise NotFound(f"No service {slug!r} is onboarded in {division} ({known.name}).")
+
+    async def _call_upstream(
+        self,
+        entry: ServiceEntry,
+        operation: RouteOperation,
+        scope: Scope,
+        rest: str,
+        query: str,
+        headers: list[tuple[str, str]],
+        body: bytes,
+        call: _Call,
+    ) -> UpstreamResponse:
+        method: str = scope["method"]
+        entry.breaker.before_call()
+        try:
+            entry.limit.acquire()
+        except ConnectorError:
+            entry.breaker.release_probe()
+            raise
+        started = time.perf_counter()
+        try:
+            upstream = await entry.connector.send(
+                UpstreamRequest(
+                    method=method,
+                    path=rest,
+                    query=query,
+                    headers=headers,
+                    body=body,
+                    timeout=entry.timeout,
+                    idempotent=method in IDEMPOTENT,
+                    request_id=request_id_of(scope) or "",
+                    division=entry.division,
+                    client_id=None,
+                )
+            )
+        except ConnectorError as exc:
+            entry.breaker.record_failure(exc.detail)
+            raise
+        except BaseException:
+            entry.breaker.release_probe()
+            raise
+        finally:
+            entry.limit.release()
+            call.upstream_ms = (time.perf_counter() - started) * 1000
+        if upstream.status >= 500:
+            entry.breaker.record_failure(f"answered {upstream.status}")
+        else:
+            entry.breaker.record_success()
+        return upstream
+
+    async def _relay(
+        self, entry: ServiceEntry, upstream: UpstreamResponse, send: Send, call: _Call
+    ) -> None:
+        headers = [(k.encode("latin-1"), v.encode("latin-1")) for k, v in upstream.headers]
+        headers.append((UPSTREAM_HEADER, entry.key.encode("ascii")))
+        if upstream.complete:
+            headers.append((b"content-length", str(len(upstream.body)).encode("ascii")))
+        call.status = upstream.status
+        call.from_upstream = True
+        await send({"type": "http.response.start", "status": upstream.status, "headers": headers})
+        if upstream.complete:
+            await send({"type": "http.response.body", "body": upstream.body, "more_body": False})
+            return
+        try:
+            await send({"type": "http.response.body", "body": upstream.body, "more_body": True})
+            async for chunk in upstream.rest():
+                await send({"type": "http.response.body", "body": chunk, "more_body": True})
+            await send({"type": "http.response.body", "body": b"", "more_body": False})
+        except ConnectorError as exc:
+            # The status is already sent: all that is left is to cut the answer short.
+            entry.breaker.record_failure(exc.detail)
+            log.warning(
+                "upstream answer cut short", extra={"service": entry.key, "error": exc.detail}
+            )
+            raise _CutShort(exc.detail) from exc
+        finally:
+            await upstream.aclose()
+
+    def _emit(self, scope: Scope, call: _Call, started: float) -> None:
+        status = call.status or 500
+        try:
+            self._sink.emit(
+                AccessEvent(
+                    event_id=uuid.uuid4().hex,
+                    request_id=request_id_of(scope) or "",
+                    at=datetime.now(UTC),
+                    client_id=None,
+                    division=call.division,
+                    service_id=call.service_id,
+                    service=call.service,
+                    operation_id=call.operation_id,
+                    item_code=call.item_code,
+                    method=scope["method"],
+                    status=status,
+                    outcome=outcome_of(status, from_upstream=call.from_upstream),
+                    from_upstream=call.from_upstream,
+                    upstream_ms=call.upstream_ms,
+                    total_ms=(time.perf_counter() - started) * 1000,
+                )
+            )
+        except Exception:
+            log.exception("access event sink failed")
+
+
+__all__ = ["GatewayProxy", "Match"]

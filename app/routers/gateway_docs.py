@@ -1,0 +1,46 @@
+"""``GET /gw/openapi.json``: everything onboarded, as one document an app developer can read."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from fastapi import APIRouter, Request
+
+from app.gateway.routetable import RouteTableManager
+from app.services.openapi import MergeInput, merge_documents
+
+router = APIRouter(tags=["gateway"])
+
+_cache: dict[tuple[int, int, str], dict[str, Any]] = {}
+
+
+@router.get(
+    "/gw/openapi.json",
+    responses={200: {"description": "OpenAPI 3.1 document of every route through /gw"}},
+)
+async def gateway_openapi(request: Request) -> dict[str, Any]:
+    """One merged OpenAPI document of every onboarded operation, as reachable through /gw."""
+    manager: RouteTableManager = request.app.state.routes
+    table = manager.table
+    server = str(request.base_url).rstrip("/")
+    key = (id(table), table.seq, server)
+    cached = _cache.get(key)
+    if cached is None:
+        entries = sorted(table.services.values(), key=lambda e: (e.division, e.slug))
+        cached = merge_documents(
+            [
+                MergeInput(
+                    division=e.division,
+                    slug=e.slug,
+                    name=e.name,
+                    document=e.document,
+                    operations=list(e.specs().values()),
+                )
+                for e in entries
+            ],
+            title="xyb-gateway: services reachable through /gw",
+            server_url=server,
+        )
+        _cache.clear()  # one table generation at a time
+        _cache[key] = cached
+    return cached

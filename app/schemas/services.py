@@ -1,0 +1,124 @@
+"""Request and response models of the onboarding (admin) API."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+from pydantic import BaseModel, ConfigDict, Field
+
+from app.models.service import DataClassification
+
+SLUG_PATTERN = r"^[a-z0-9-]{2,40}$"
+
+
+class Binding(BaseModel):
+    """Binds one operation to a catalog item, in addition to (or instead of) ``x-xyb-item``."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    operation: str = Field(
+        description="operationId, or 'METHOD /path' as in the document", min_length=1
+    )
+    item: str = Field(description="the item's code (opaque)", min_length=1, max_length=64)
+
+
+class ServiceIn(BaseModel):
+    """A service to onboard (POST) or a new version of one (PUT)."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    division: str = Field(pattern=r"^\d{6}$", description="GB/T 2260 code, e.g. 430100")
+    slug: str = Field(pattern=SLUG_PATTERN, description="[a-z0-9-]{2,40}, unique per division")
+    name: str = Field(min_length=1, max_length=200)
+    connector: str = "municipal"
+    upstream_url: str | None = Field(
+        default=None,
+        max_length=2000,
+        description="base URL of the upstream; default: the document's first server",
+    )
+    data_classification: DataClassification = DataClassification.INTERNAL
+    timeout_s: float | None = Field(default=None, gt=0, le=300)
+    retries: int | None = Field(default=None, ge=0, le=5)
+    breaker_threshold: int | None = Field(default=None, ge=1, le=1000)
+    breaker_cooldown_s: float | None = Field(default=None, gt=0, le=3600)
+    max_concurrency: int | None = Field(default=None, ge=1, le=100_000)
+    document: str | dict[str, Any] = Field(
+        description="the OpenAPI 3.0/3.1 document: its text (JSON or YAML) or a JSON object"
+    )
+    bindings: list[Binding] = Field(default_factory=list, max_length=10_000)
+
+
+class DocumentIssue(BaseModel):
+    pointer: str = Field(description="JSON pointer into the document")
+    message: str
+
+
+class RouteOut(BaseModel):
+    method: str
+    path: str = Field(description="the path through the gateway")
+    upstream: str = Field(description="where the gateway sends it")
+    operation_id: str
+    item_code: str | None
+    summary: str | None = None
+
+
+class BindingOut(BaseModel):
+    operation_id: str
+    item_code: str
+    source: str = Field(description="x-xyb-item or bindings")
+
+
+class ResiliencePolicy(BaseModel):
+    timeout_s: float
+    retries: int
+    breaker_threshold: int
+    breaker_cooldown_s: float
+    max_concurrency: int
+
+
+class ServiceOut(BaseModel):
+    """An onboarded service (or, with ``dry_run``, the plan for one)."""
+
+    id: int | None = Field(description="null in a dry run")
+    division: str
+    division_name: str
+    slug: str
+    name: str
+    connector: str
+    upstream_url: str
+    data_classification: DataClassification
+    status: str
+    version: int
+    openapi_version: str
+    document_sha256: str
+    gateway_path: str = Field(description="/gw/{division}/{slug}")
+    policy: ResiliencePolicy
+    routes: list[RouteOut]
+    bindings: list[BindingOut]
+    warnings: list[DocumentIssue]
+    dry_run: bool = False
+    created_at: datetime | None = None
+    updated_at: datetime | None = None
+    retired_at: datetime | None = None
+
+
+class ServiceSummary(BaseModel):
+    id: int
+    division: str
+    slug: str
+    name: str
+    connector: str
+    upstream_url: str
+    status: str
+    version: int
+    operations: int
+    updated_at: datetime
+
+
+class ServiceVersionOut(BaseModel):
+    version: int
+    upstream_url: str
+    openapi_version: str
+    document_sha256: str
+    created_at: datetime

@@ -1,0 +1,378 @@
+"""Onboarding: from a submitted OpenAPI document to a plan, and from a plan to stored services.
+
+Every problem with a submission (metadata, upstream URL, document, bindings) is collected and
+reported at once, each with a JSON pointer into the request (``/body/document/paths/...``).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Any
+
+from sqlalchemy import delete, select, update
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from app.connectors.registry import ConnectorRegistry
+from app.core.config import Settings
+from app.core.divisions import division as known_division
+from app.core.errors import Conflict, ValidationFailed
+from app.models.service import (
+    GatewayState,
+    Operation,
+    Service,
+    ServiceStatus,
+    ServiceVersion,
+)
+from app.schemas.services import ServiceIn
+from app.services.openapi import (
+    Analysis,
+    DocProblem,
+    DocumentRefused,
+    OperationSpec,
+    analyse,
+    parse_document,
+)
+from app.services.upstream_policy import UpstreamPolicy
+
+DOCUMENT_POINTER = "/body/document"
+
+
+@dataclass(frozen=True, slots=True)
+class PlannedOperation:
+    method: str
+    path: str
+    operation_id: str
+    summary: str | None
+    item_code: str | None
+    item_source: str | None
+
+
+@dataclass(frozen=True, slots=True)
+class Policy:
+    timeout_s: float
+    retries: int
+    breaker_threshold: int
+    breaker_cooldown_s: float
+    max_concurrency: int
+
+
+@dataclass(frozen=True)
+class Plan:
+    """What the gateway will expose for a submission; saved as-is unless it is a dry run."""
+
+    spec: ServiceIn
+    division_name: str
+    upstream_url: str
+    openapi_version: str
+    document: dict[str, Any]
+    document_sha256: str
+    operations: list[PlannedOperation]
+    warnings: list[DocProblem]
+    policy: Policy
+
+
+def _error(pointer: str, detail: str) -> dict[str, str]:
+    return {"pointer": pointer, "detail": detail}
+
+
+def _document_bytes(document: str | dict[str, Any]) -> tuple[bytes, str | None]:
+    if isinstance(document, str):
+        return document.encode("utf-8"), None
+    text = json.dumps(document, ensure_ascii=False, sort_keys=True, separators=(",", ":"))
+    return text.encode("utf-8"), "application/json"
+
+
+def _policy(spec: ServiceIn, settings: Settings) -> Policy:
+    return Policy(
+        timeout_s=spec.timeout_s if spec.timeout_s is not None else settings.upstream_timeout,
+        retries=spec.retries if spec.retries is not None else settings.upstream_retries,
+        breaker_threshold=(
+            spec.breaker_threshold
+            if spec.breaker_threshold is not None
+            else settings.breaker_threshold
+        ),
+        breaker_cooldown_s=(
+            spec.breaker_cooldown_s
+            if spec.breaker_cooldown_s is not None
+            else settings.breaker_cooldown
+        ),
+        max_concurrency=(
+            spec.max_concurrency
+            if spec.max_concurrency is not None
+            else settings.upstream_max_concurrency
+        ),
+    )
+
+
+def _bind(
+    operations: Sequence[OperationSpec], spec: ServiceIn, errors: list[dict[str, str]]
+) -> tuple[list[PlannedOperation], list[DocProblem]]:
+    by_name: dict[str, OperationSpec] = {}
+    for op in operations:
+        by_name[op.operation_id] = op
+        by_name[f"{op.method} {op.path}"] = op
+    explicit: dict[str, str] = {}
+    for index, binding in enumerate(spec.bindings):
+        target = by_name.get(binding.operation.strip()) or by_name.get(
+            _normalise_method(binding.operation.strip())
+        )
+        if target is None:
+            errors.append(
+                _error(
+                    f"/body/bindings/{index}/operation",
+                    f"no operation {binding.operation!r} in the document (use an operationId or"
+                    " 'METHOD /path')",
+                )
+            )
+            continue
+        previous = explicit.get(target.operation_id)
+        if previous is not None and previous != binding.item:
+            errors.append(
+                _error(
+                    f"/body/bindings/{index}/item",
+                    f"{target.operation_id} is already bound to {previous!r} by an earlier entry",
+                )
+            )
+            continue
+        explicit[target.operation_id] = binding.item
+    warnings: list[DocProblem] = []
+    planned: list[PlannedOperation] = []
+    for op in operations:
+        item, source = op.item_code, ("x-xyb-item" if op.item_code else None)
+        bound = explicit.get(op.operation_id)
+        if bound is not None:
+            if item is not None and item != bound:
+                warnings.append(
+                    DocProblem(
+                        op.pointer,
+                        f"x-xyb-item {item!r} of {op.operation_id} is overridden by the bindings"
+                        f" list ({bound!r})",
+                    )
+                )
+            item, source = bound, "bindings"
+        planned.append(
+            PlannedOperation(op.method, op.path, op.operation_id, op.summary, item, source)
+        )
+    return planned, warnings
+
+
+def _normalise_method(text: str) -> str:
+    method, _, path = text.partition(" ")
+    return f"{method.upper()} {path.strip()}"
+
+
+def build_plan(spec: ServiceIn, settings: Settings, registry: ConnectorRegistry) -> Plan:
+    """Check a submission completely; raise :class:`ValidationFailed` listing every problem."""
+    errors: list[dict[str, str]] = []
+    division = known_division(spec.division)
+    if division is None:
+        errors.append(
+            _error(
+                "/body/division",
+                f"{spec.division} is not a known division: use 430000, a prefecture or county of"
+                " Hunan (GB/T 2260), or a partner province (440000, 310000, 360000)",
+            )
+        )
+    if spec.connector not in registry.names:
+        errors.append(
+            _error(
+                "/body/connector",
+                f"no connector {spec.connector!r} is installed (installed:"
+                f" {', '.join(registry.names)})",
+            )
+        )
+
+    raw, content_type = _document_bytes(spec.document)
+    sha256 = hashlib.sha256(raw).hexdigest()
+    analysis: Analysis | None = None
+    try:
+        parsed = parse_document(
+            raw,
+            content_type=content_type,
+            max_bytes=int(settings.onboard_max_document),
+            max_depth=settings.onboard_max_depth,
+        )
+    except DocumentRefused as refused:
+        errors.extend(_error(DOCUMENT_POINTER + p.pointer, p.message) for p in refused.problems)
+        parsed = None
+    if parsed is not None:
+        analysis = analyse(parsed)
+        errors.extend(_error(DOCUMENT_POINTER + p.pointer, p.message) for p in analysis.problems)
+
+    upstream_url = spec.upstream_url
+    if upstream_url is None and analysis is not None:
+        absolute = [s for s in analysis.servers if s.startswith(("http://", "https://"))]
+        upstream_url = absolute[0] if absolute else None
+        if upstream_url is None:
+            errors.append(
+                _error(
+                    "/body/upstream_url",
+                    "no upstream URL was given and the document has no absolute server URL",
+                )
+            )
+    if upstream_url is not None:
+        refusal = UpstreamPolicy.parse(settings.upstream_allowlist).check(upstream_url)
+        if refusal is not None:
+            errors.append(_error("/body/upstream_url", refusal))
+
+    planned: list[PlannedOperation] = []
+    warnings: list[DocProblem] = []
+    if analysis is not None and not analysis.problems:
+        planned, warnings = _bind(analysis.operations, spec, errors)
+        if not planned:
+            errors.append(_error(DOCUMENT_POINTER + "/paths", "the document has no operations"))
+
+    if errors:
+        count = len(errors)
+        raise ValidationFailed(
+            f"The submission has {count} problem{'s' if count != 1 else ''}; nothing was saved.",
+            errors=errors,
+        )
+    assert analysis is not None
+    assert parsed is not None
+    assert upstream_url is not None
+    assert division is not None
+    return Plan(
+        spec=spec,
+        division_name=division.name,
+        upstream_url=upstream_url.rstrip("/"),
+        openapi_version=analysis.version or "3.0",
+        document=parsed,
+        document_sha256=sha256,
+        operations=planned,
+        warnings=[*analysis.warnings, *warnings],
+        policy=_policy(spec, settings),
+    )
+
+
+async def next_change_seq(session: AsyncSession) -> int:
+    """Take the next route-table change number.
+
+    The row lock this UPDATE takes is held until commit, so numbers are taken in commit order
+    and a polling instance never skips a change.
+    """
+    seq = await session.scalar(
+        update(GatewayState)
+        .where(GatewayState.id == 1)
+        .values(change_seq=GatewayState.change_seq + 1)
+        .returning(GatewayState.change_seq)
+    )
+    if seq is None:  # pragma: no cover - the migration inserts the row
+        raise RuntimeError("gateway_state has no row: run `xyb db upgrade`")
+    return int(seq)
+
+
+def _apply(service: Service, plan: Plan, seq: int, now: datetime) -> None:
+    spec, policy = plan.spec, plan.policy
+    service.name = spec.name
+    service.connector = spec.connector
+    service.upstream_url = plan.upstream_url
+    service.data_classification = spec.data_classification.value
+    service.timeout_s = policy.timeout_s
+    service.retries = policy.retries
+    service.breaker_threshold = policy.breaker_threshold
+    service.breaker_cooldown_s = policy.breaker_cooldown_s
+    service.max_concurrency = policy.max_concurrency
+    service.openapi_version = plan.openapi_version
+    service.document = plan.document
+    service.document_sha256 = plan.document_sha256
+    service.warnings = [{"pointer": w.pointer, "message": w.message} for w in plan.warnings]
+    service.change_seq = seq
+    service.updated_at = now
+
+
+async def _write_version(session: AsyncSession, service: Service, plan: Plan) -> None:
+    session.add(
+        ServiceVersion(
+            service_id=service.id,
+            version=service.version,
+            upstream_url=plan.upstream_url,
+            openapi_version=plan.openapi_version,
+            document=plan.document,
+            document_sha256=plan.document_sha256,
+        )
+    )
+    await session.execute(delete(Operation).where(Operation.service_id == service.id))
+    session.add_all(
+        Operation(
+            service_id=service.id,
+            method=op.method,
+            path=op.path,
+            operation_id=op.operation_id,
+            item_code=op.item_code,
+            item_source=op.item_source,
+            summary=(op.summary or None) and op.summary[:500],
+        )
+        for op in plan.operations
+    )
+    await session.flush()
+
+
+async def create_service(session: AsyncSession, plan: Plan) -> Service:
+    """Store a new service (or revive a retired one as its next version)."""
+    spec = plan.spec
+    existing = await session.scalar(
+        select(Service).where(Service.division == spec.division, Service.slug == spec.slug)
+    )
+    if existing is not None and existing.status == ServiceStatus.ACTIVE:
+        raise Conflict(
+            f"{spec.division}/{spec.slug} is already onboarded (id {existing.id}); PUT"
+            f" /admin/services/{existing.id} publishes a new version.",
+            extensions={"service_id": existing.id},
+        )
+    seq = await next_change_seq(session)
+    now = datetime.now(UTC)
+    if existing is not None:
+        return await _new_version(session, existing, plan, seq, now)
+    service = Service(division=spec.division, slug=spec.slug, version=1, created_at=now)
+    service.status = ServiceStatus.ACTIVE
+    _apply(service, plan, seq, now)
+    session.add(service)
+    await session.flush()
+    await _write_version(session, service, plan)
+    return service
+
+
+async def _new_version(
+    session: AsyncSession, service: Service, plan: Plan, seq: int, now: datetime
+) -> Service:
+    service.version += 1
+    service.status = ServiceStatus.ACTIVE
+    service.retired_at = None
+    _apply(service, plan, seq, now)
+    await _write_version(session, service, plan)
+    return service
+
+
+async def replace_service(session: AsyncSession, service: Service, plan: Plan) -> Service:
+    """Publish a new version of ``service`` atomically (one transaction)."""
+    spec = plan.spec
+    if (spec.division, spec.slug) != (service.division, service.slug):
+        raise ValidationFailed(
+            "A service keeps its division and slug; onboard a new service instead.",
+            errors=[
+                _error(
+                    "/body/slug" if spec.division == service.division else "/body/division",
+                    f"this service is {service.division}/{service.slug}",
+                )
+            ],
+        )
+    seq = await next_change_seq(session)
+    return await _new_version(session, service, plan, seq, datetime.now(UTC))
+
+
+async def retire_service(session: AsyncSession, service: Service) -> Service:
+    """Take a service off the gateway; its history stays."""
+    if service.status == ServiceStatus.RETIRED:
+        return service
+    now = datetime.now(UTC)
+    service.status = ServiceStatus.RETIRED
+    service.retired_at = now
+    service.updated_at = now
+    service.change_seq = await next_change_seq(session)
+    await session.flush()
+    return service

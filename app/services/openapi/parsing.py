@@ -1,0 +1,386 @@
+"""Turning submitted bytes into an OpenAPI document: JSON or YAML, safely and within limits.
+
+YAML is loaded with the safe loader only (libyaml's when available). Before anything is built, the
+composed node graph is measured with aliases expanded — by memoised counting, never by expanding —
+so a "billion laughs" document is refused in milliseconds with little memory. The result is a plain
+tree of dicts, lists and JSON scalars: mapping keys are the text the author wrote (``200:`` becomes
+``"200"``), YAML dates and datetimes become ISO 8601 strings, and shared (aliased) parts are copied.
+"""
+
+from __future__ import annotations
+
+import base64
+import datetime as dt
+import json
+import math
+import re
+from typing import Any, Literal
+
+import yaml
+from yaml.nodes import MappingNode, Node, ScalarNode, SequenceNode
+
+from app.services.openapi.problems import DocProblem, DocumentRefused, pointer
+
+__all__ = [
+    "DEFAULT_MAX_BYTES",
+    "DEFAULT_MAX_DEPTH",
+    "DEFAULT_MAX_NODES",
+    "OpenAPIVersion",
+    "check_version",
+    "parse_document",
+]
+
+DEFAULT_MAX_BYTES = 5 * 1024 * 1024
+DEFAULT_MAX_DEPTH = 64
+DEFAULT_MAX_NODES = 2_000_000
+
+OpenAPIVersion = Literal["3.0", "3.1"]
+Format = Literal["json", "yaml"]
+
+_JSON_TYPES = frozenset({"application/json", "text/json"})
+_YAML_TYPES = frozenset({"application/yaml", "application/x-yaml", "text/yaml", "text/x-yaml"})
+_STR_TAG = "tag:yaml.org,2002:str"
+_MERGE_TAG = "tag:yaml.org,2002:merge"
+_VERSION = re.compile(r"^3\.(0|1)\.\d+(?:-[0-9A-Za-z.-]+)?$")
+
+_SafeLoader: type[yaml.SafeLoader] = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
+_LIBYAML = _SafeLoader is not yaml.SafeLoader
+
+
+def _refuse(pointer_: str, message: str) -> DocumentRefused:
+    return DocumentRefused([DocProblem(pointer_, message)])
+
+
+def _format_for(content_type: str | None) -> Format | None:
+    if not content_type:
+        return None
+    media = content_type.split(";", 1)[0].strip().lower()
+    if media in _JSON_TYPES or media.endswith("+json"):
+        return "json"
+    if media in _YAML_TYPES or media.endswith("+yaml"):
+        return "yaml"
+    return None
+
+
+def _too_deep(max_depth: int) -> DocumentRefused:
+    return _refuse("", f"The document is nested more than {max_depth} levels deep.")
+
+
+def _too_many(max_nodes: int) -> DocumentRefused:
+    return _refuse(
+        "",
+        f"The document has more than {max_nodes:,} values once YAML aliases are expanded;"
+        " split it or remove the aliases that multiply it.",
+    )
+
+
+# --- JSON ---------------------------------------------------------------------------------------
+
+
+def _no_constant(name: str) -> Any:
+    raise ValueError(f"{name} is not a JSON value")
+
+
+def _load_json(text: str, max_depth: int) -> Any:
+    try:
+        return json.loads(text, parse_constant=_no_constant)
+    except json.JSONDecodeError as exc:
+        raise _refuse(
+            "", f"The JSON is not valid at line {exc.lineno}, column {exc.colno}: {exc.msg}."
+        ) from None
+    except RecursionError:
+        raise _too_deep(max_depth) from None
+    except ValueError as exc:  # NaN/Infinity, integers longer than Python converts
+        raise _refuse("", f"The JSON is not valid: {exc}.") from None
+
+
+# --- YAML ---------------------------------------------------------------------------------------
+
+
+def _mark(node_or_error: Any) -> str:
+    mark = getattr(node_or_error, "problem_mark", None) or getattr(
+        node_or_error, "start_mark", None
+    )
+    if mark is None:
+        return ""
+    return f" at line {mark.line + 1}, column {mark.column + 1}"
+
+
+def _yaml_error(exc: yaml.YAMLError, max_depth: int) -> DocumentRefused:
+    if isinstance(exc, yaml.MarkedYAMLError):
+        problem, context = exc.problem or "", exc.context or ""
+        if problem and context:
+            what = f"{context}{',' if problem.startswith('but ') else ':'} {problem}"
+        else:
+            what = problem or context or "invalid YAML"
+        if "nesting depth" in what:  # libyaml stops at 1000 levels
+            return _too_deep(max_depth)
+        return _refuse("", f"The YAML is not valid{_mark(exc)}: {what}.")
+    return _refuse("", f"The YAML is not valid: {exc}.")
+
+
+def _check_event_depth(text: str, max_depth: int) -> None:
+    """Without libyaml the composer recurses per level: measure the depth on events first."""
+    depth = 0
+    for event in yaml.parse(text, Loader=yaml.SafeLoader):
+        if isinstance(event, yaml.CollectionStartEvent):
+            depth += 1
+            if depth > max_depth:
+                raise _too_deep(max_depth)
+        elif isinstance(event, yaml.CollectionEndEvent):
+            depth -= 1
+
+
+def _measure_nodes(root: Node, max_depth: int, max_nodes: int) -> None:
+    """Size and depth of the node graph with aliases expanded, memoised (never expanded).
+
+    Also makes every scalar mapping key a string (``200:`` → ``"200"``, ``on:`` → ``"on"``).
+    """
+    size: dict[int, int] = {}
+    depth: dict[int, int] = {}
+    in_progress: set[int] = set()
+    stack: list[tuple[Node, bool]] = [(root, False)]
+    while stack:
+        node, children_done = stack.pop()
+        key = id(node)
+        if children_done:
+            in_progress.discard(key)
+            total, deepest = 1, 0
+            for child in _children(node):
+                total += size[id(child)]
+                deepest = max(deepest, depth[id(child)])
+            if total > max_nodes:
+                raise _too_many(max_nodes)
+            level = deepest + (0 if isinstance(node, ScalarNode) else 1)
+            if level > max_depth:
+                raise _too_deep(max_depth)
+            size[key] = total
+            depth[key] = level
+            continue
+        if key in size:
+            continue
+        if key in in_progress:
+            raise _refuse("", f"The YAML has an alias that contains itself{_mark(node)}.")
+        if isinstance(node, ScalarNode):
+            size[key] = 1
+            depth[key] = 0
+            continue
+        in_progress.add(key)
+        stack.append((node, True))
+        if isinstance(node, MappingNode):
+            for key_node, _ in node.value:
+                if isinstance(key_node, ScalarNode):
+                    if key_node.tag != _MERGE_TAG:
+                        key_node.tag = _STR_TAG
+                else:
+                    raise _refuse(
+                        "",
+                        f"The mapping key{_mark(key_node)} is not a plain value;"
+                        " OpenAPI documents use string keys.",
+                    )
+        for child in _children(node):
+            child_key = id(child)
+            if child_key in in_progress:
+                raise _refuse("", f"The YAML has an alias that contains itself{_mark(child)}.")
+            if child_key not in size:
+                stack.append((child, False))
+
+
+def _children(node: Node) -> list[Node]:
+    if isinstance(node, MappingNode):
+        return [n for pair in node.value for n in pair]
+    if isinstance(node, SequenceNode):
+        return list(node.value)
+    return []
+
+
+def _load_yaml(text: str, max_depth: int, max_nodes: int) -> Any:
+    try:
+        if not _LIBYAML:
+            _check_event_depth(text, max_depth)
+        loader = _SafeLoader(text)
+        try:
+            node = loader.get_single_node()
+            if node is None:
+                return None
+            _measure_nodes(node, max_depth, max_nodes)
+            return loader.construct_document(node)
+        finally:
+            loader.dispose()
+    except yaml.YAMLError as exc:
+        raise _yaml_error(exc, max_depth) from None
+    except RecursionError:
+        raise _too_deep(max_depth) from None
+    except ValueError as exc:  # e.g. an integer with more digits than Python converts
+        raise _refuse("", f"The YAML has a value that cannot be read: {exc}.") from None
+
+
+# --- normalising --------------------------------------------------------------------------------
+
+
+def _normalise(data: Any, max_depth: int, max_nodes: int) -> Any:
+    """A fresh tree of JSON values (aliased parts copied); checks depth and size once more."""
+    problems: list[DocProblem] = []
+    count = 0
+
+    def convert(value: Any, parts: tuple[str | int, ...]) -> Any:
+        if isinstance(value, bool) or value is None or isinstance(value, (str, int)):
+            return value
+        if isinstance(value, float):
+            if not math.isfinite(value):
+                problems.append(
+                    DocProblem(
+                        pointer(parts),
+                        f"The value {value} is not a finite number; JSON cannot represent it.",
+                    )
+                )
+            return value
+        if isinstance(value, (dt.date, dt.datetime)):  # datetime is a date
+            return value.isoformat()
+        if isinstance(value, bytes):
+            return base64.b64encode(value).decode("ascii")
+        return value  # containers are handled by the caller
+
+    root_holder: list[Any] = [None]
+    # (source, target container, key in target, path parts, depth)
+    stack: list[tuple[Any, Any, Any, tuple[str | int, ...], int]] = [(data, root_holder, 0, (), 1)]
+    while stack:
+        source, target, slot, parts, level = stack.pop()
+        count += 1
+        if count > max_nodes:
+            raise _too_many(max_nodes)
+        if isinstance(source, dict):
+            if level > max_depth:
+                raise _too_deep(max_depth)
+            mapping: dict[str, Any] = {}
+            target[slot] = mapping
+            for key, value in source.items():
+                name = key if isinstance(key, str) else _key_text(key)
+                mapping[name] = None
+                stack.append((value, mapping, name, (*parts, name), level + 1))
+        elif isinstance(source, (list, tuple, set, frozenset)):
+            if level > max_depth:
+                raise _too_deep(max_depth)
+            items = (
+                sorted(source, key=repr) if isinstance(source, (set, frozenset)) else list(source)
+            )
+            sequence: list[Any] = [None] * len(items)
+            target[slot] = sequence
+            for index, value in enumerate(items):
+                stack.append((value, sequence, index, (*parts, index), level + 1))
+        else:
+            target[slot] = convert(source, parts)
+    if problems:
+        raise DocumentRefused(problems)
+    return root_holder[0]
+
+
+def _key_text(key: Any) -> str:
+    if key is None:
+        return "null"
+    if isinstance(key, bool):
+        return "true" if key else "false"
+    if isinstance(key, (dt.date, dt.datetime)):
+        return key.isoformat()
+    return str(key)
+
+
+# --- versions -----------------------------------------------------------------------------------
+
+
+def check_version(document: dict[str, Any]) -> tuple[OpenAPIVersion | None, list[DocProblem]]:
+    """The document's OpenAPI version ("3.0" or "3.1"), or the problem that prevents knowing it."""
+    if "openapi" not in document:
+        if "swagger" in document:
+            return None, [
+                DocProblem(
+                    "/swagger",
+                    "Swagger 2.0 is not supported; convert the document to OpenAPI 3 (for example"
+                    " with swagger2openapi or the Swagger Editor) and submit it again.",
+                )
+            ]
+        return None, [
+            DocProblem(
+                "",
+                "The document has no openapi field; it must state its OpenAPI version,"
+                ' such as "3.0.3" or "3.1.0".',
+            )
+        ]
+    value = document["openapi"]
+    if not isinstance(value, str):
+        shown = json.dumps(value) if isinstance(value, (int, float, bool)) else type(value).__name__
+        return None, [
+            DocProblem(
+                "/openapi",
+                f'The openapi field must be a string such as "3.1.0", not {shown}'
+                " (in YAML, quote it).",
+            )
+        ]
+    match = _VERSION.match(value)
+    if match is None:
+        return None, [
+            DocProblem(
+                "/openapi",
+                f"OpenAPI {value[:40]} is not supported; the gateway takes OpenAPI 3.0.x and"
+                " 3.1.x.",
+            )
+        ]
+    return ("3.0" if match.group(1) == "0" else "3.1"), []
+
+
+# --- entry point --------------------------------------------------------------------------------
+
+
+def parse_document(
+    raw: bytes,
+    *,
+    content_type: str | None = None,
+    max_bytes: int = DEFAULT_MAX_BYTES,
+    max_depth: int = DEFAULT_MAX_DEPTH,
+    max_nodes: int = DEFAULT_MAX_NODES,
+) -> dict[str, Any]:
+    """Parse an OpenAPI 3.0/3.1 document (JSON or YAML) into plain JSON values.
+
+    The format follows ``content_type`` when it names JSON or YAML; otherwise a document whose
+    first non-blank character is ``{`` is read as JSON (then as YAML if that fails), anything else
+    as YAML. Raises :class:`DocumentRefused` with every reason found.
+    """
+    if len(raw) > max_bytes:
+        raise _refuse("", f"The document is {len(raw):,} bytes; the limit is {max_bytes:,} bytes.")
+    try:
+        text = raw.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        raise _refuse(
+            "",
+            f"The document is not UTF-8 text: the byte 0x{raw[exc.start]:02x} at offset"
+            f" {exc.start} cannot be decoded.",
+        ) from None
+    text = text.removeprefix("\ufeff")
+
+    declared = _format_for(content_type)
+    if declared == "json":
+        data = _load_json(text, max_depth)
+    elif declared == "yaml":
+        data = _load_yaml(text, max_depth, max_nodes)
+    elif text.lstrip()[:1] == "{":
+        try:
+            data = _load_json(text, max_depth)
+        except DocumentRefused as json_refusal:
+            try:
+                data = _load_yaml(text, max_depth, max_nodes)
+            except DocumentRefused:
+                raise json_refusal from None
+    else:
+        data = _load_yaml(text, max_depth, max_nodes)
+
+    if data is None:
+        raise _refuse("", "The document is empty.")
+    if not isinstance(data, dict):
+        kind = "a list" if isinstance(data, list) else "a single value"
+        raise _refuse("", f"The top level of the document must be a mapping; it is {kind}.")
+    document = _normalise(data, max_depth, max_nodes)
+    assert isinstance(document, dict)
+    _, problems = check_version(document)
+    if problems:
+        raise DocumentRefused(problems)
+    return document

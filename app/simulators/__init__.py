@@ -1,0 +1,42 @@
+"""Simulated upstreams: the 14 city systems, with fault injection, served in-process or on sockets.
+
+- ``create_city_app(division)``: one prefecture's system as an ASGI app (``app.simulators.city``);
+- ``openapi_document(division)``: its OpenAPI document (YAML), also served at ``/openapi.yaml``;
+- ``Faults``: what a simulator does wrong, changed at run time (``app.simulators.faults``);
+- ``SimulatorHost``: the simulators on real sockets behind a fault proxy (``app.simulators.host``),
+  with a control app (``app.simulators.control``).
+"""
+
+from app.simulators.city import (
+    CITY_DIVISIONS,
+    PROVIDER_STATES,
+    CityItem,
+    city_data,
+    city_items,
+    create_city_app,
+    item_code,
+    openapi_document,
+    openapi_json,
+    openapi_version,
+)
+from app.simulators.control import create_control_app
+from app.simulators.faults import FaultMiddleware, Faults, Received
+from app.simulators.host import SimulatorHost
+
+__all__ = [
+    "CITY_DIVISIONS",
+    "PROVIDER_STATES",
+    "CityItem",
+    "FaultMiddleware",
+    "Faults",
+    "Received",
+    "SimulatorHost",
+    "city_data",
+    "city_items",
+    "create_city_app",
+    "create_control_app",
+    "item_code",
+    "openapi_document",
+    "openapi_json",
+    "openapi_version",
+]

@@ -1,0 +1,245 @@
+"""The proxy path with stubbed upstreams: forwarding, validation, error mapping, breaker, events."""
+
+from __future__ import annotations
+
+import httpx
+import pytest
+import respx
+from fastapi import FastAPI
+
+from app.gateway.events import Outcome, RecentEvents
+from app.gateway.routetable import TransportFactory
+from tests.gateway.support import UPSTREAM, onboard, respx_transport
+
+ID = "11010519491231002X"
+RECORD = {
+    "cert_no": "BDC430100-2023-0000001",
+    "owner_id_number": ID,
+    "address": "长沙",
+    "area": 88.5,
+}
+
+
+@pytest.fixture
+def upstream() -> respx.MockRouter:
+    return respx.MockRouter(assert_all_called=False, base_url=UPSTREAM)
+
+
+@pytest.fixture
+def transport_factory(upstream: respx.MockRouter) -> TransportFactory:
+    return respx_transport(upstream)
+
+
+@pytest.fixture
+async def bdc(client: httpx.AsyncClient, admin_headers: dict[str, str]) -> int:
+    created = await onboard(client, admin_headers, breaker_threshold=3, breaker_cooldown_s=60)
+    return int(created["id"])
+
+
+def events(app: FastAPI) -> RecentEvents:
+    recent = app.state.recent_events
+    assert isinstance(recent, RecentEvents)
+    return recent
+
+
+@pytest.mark.usefixtures("bdc")
+async def test_get_is_forwarded_and_the_answer_passed_through(
+    client: httpx.AsyncClient, upstream: respx.MockRouter, app: FastAPI
+) -> None:
+    route = upstream.get("/records").respond(
+        200, json=[RECORD], headers={"X-Upstream-Trace": "t1", "Cache-Control": "no-store"}
+    )
+    response = await client.get(
+        "/gw/430100/bdc/records",
+        params={"id_number": ID, "limit": "5"},
+        headers={
+            "Authorization": "Bearer caller-secret",
+            "X-Request-ID": "req-proxy-1",
+            "X-XYB-Client": "spoofed",
+            "Accept-Language": "zh-CN",
+        },
+    )
+    assert response.status_code == 200
+    assert response.json() == [RECORD]
+    assert response.headers["x-xyb-upstream"] == "430100/bdc"
+    assert response.headers["x-upstream-trace"] == "t1"
+    assert response.headers["x-request-id"] == "req-proxy-1"
+    sent = route.calls.last.request
+    assert sent.url.path == "/api/v2/records"
+    assert sent.url.params["id_number"] == ID
+    assert sent.headers["x-request-id"] == "req-proxy-1"
+    assert sent.headers["x-xyb-division"] == "430100"
+    assert sent.headers["accept-language"] == "zh-CN"
+    assert "authorization" not in sent.headers
+    assert "x-xyb-client" not in sent.headers  # the caller's spoof is dropped; none is known yet
+    event = events(app).snapshot()[-1]
+    assert (event.service, event.operation_id, event.item_code) == (
+        "430100/bdc",
+        "listRecords",
+        "430100-BDC-001",
+    )
+    assert event.status == 200
+    assert event.outcome is Outcome.SUCCESS
+    assert event.request_id == "req-proxy-1"
+    assert event.event_id != event.request_id
+    assert event.upstream_ms is not None
+
+
+@pytest.mark.usefixtures("bdc")
+async def test_upstream_errors_pass_through_unchanged(
+    client: httpx.AsyncClient, upstream: respx.MockRouter, app: FastAPI
+) -> None:
+    upstream.get("/records/BDC430100-2023-0000404").respond(
+        404,
+        json={"code": "E404", "message": "未找到"},
+        headers={"Content-Type": "application/json"},
+    )
+    response = await client.get("/gw/430100/bdc/records/BDC430100-2023-0000404")
+    assert response.status_code == 404
+    assert response.headers["content-type"] == "application/json"
+    assert response.json() == {"code": "E404", "message": "未找到"}
+    assert response.headers["x-xyb-upstream"] == "430100/bdc"
+    event = events(app).snapshot()[-1]
+    assert event.from_upstream
+    assert event.outcome is Outcome.CALLER_ERROR
+
+
+@pytest.mark.usefixtures("bdc")
+async def test_literal_path_wins_over_template(
+    client: httpx.AsyncClient, upstream: respx.MockRouter
+) -> None:
+    upstream.get("/records/latest").respond(200, json=RECORD)
+    response = await client.get("/gw/430100/bdc/records/latest")
+    assert response.status_code == 200
+
+
+@pytest.mark.usefixtures("bdc")
+async def test_invalid_requests_never_reach_the_upstream(
+    client: httpx.AsyncClient, upstream: respx.MockRouter, app: FastAPI
+) -> None:
+    response = await client.get("/gw/430100/bdc/records", params={"limit": "many"})
+    assert response.status_code == 422
+    body = response.json()
+    assert body["type"] == "/problems/validation-failed"
+    assert {e["pointer"] for e in body["errors"]} == {"/query/id_number", "/query/limit"}
+    assert "listRecords" not in body["detail"]
+    bad_path = await client.get("/gw/430100/bdc/records/not-a-cert")
+    assert [e["pointer"] for e in bad_path.json()["errors"]] == ["/path/cert_no"]
+    bad_body = await client.post(
+        "/gw/430100/bdc/records", json={"owner_id_number": "123", "area": -1}
+    )
+    assert bad_body.status_code == 422
+    assert {e["pointer"] for e in bad_body.json()["errors"]} >= {
+        "/body/owner_id_number",
+        "/body/area",
+        "/body/address",
+    }
+    malformed = await client.post(
+        "/gw/430100/bdc/records", content=b'{"a": ', headers={"Content-Type": "application/json"}
+    )
+    assert malformed.status_code == 400
+    assert malformed.json()["type"] == "/problems/malformed-body"
+    wrong_type = await client.post(
+        "/gw/430100/bdc/records", content=b"<x/>", headers={"Content-Type": "application/xml"}
+    )
+    assert wrong_type.status_code == 415
+    assert wrong_type.json()["accepted"] == ["application/json"]
+    missing = await client.post("/gw/430100/bdc/records")
+    assert missing.status_code == 422
+    assert len(upstream.calls) == 0
+    outcomes = {e.outcome for e in events(app).snapshot()}
+    assert outcomes == {Outcome.CALLER_ERROR}
+
+
+@pytest.mark.usefixtures("bdc")
+async def test_form_bodies_are_validated_and_forwarded(
+    client: httpx.AsyncClient, upstream: respx.MockRouter
+) -> None:
+    route = upstream.post("/applications").respond(201)
+    bad = await client.post("/gw/430100/bdc/applications", data={"applicant": "张", "area": "0"})
+    assert bad.status_code == 422
+    assert {e["pointer"] for e in bad.json()["errors"]} == {"/body/applicant", "/body/area"}
+    good = await client.post(
+        "/gw/430100/bdc/applications", data={"applicant": "张三", "area": "75.5"}
+    )
+    assert good.status_code == 201
+    assert route.calls.last.request.content == b"applicant=%E5%BC%A0%E4%B8%89&area=75.5"
+
+
+@pytest.mark.usefixtures("bdc")
+async def test_unknown_things_are_404_and_wrong_methods_405(client: httpx.AsyncClient) -> None:
+    cases = {
+        "/gw/999999/bdc/records": "not a known division",
+        "/gw/430200/bdc/records": "No service 'bdc' is onboarded in 430200 (株洲市)",
+        "/gw/430100/nope/records": "No service 'nope'",
+        "/gw/430100/bdc/nothing/here": "No operation of 430100/bdc matches GET /nothing/here",
+        "/gw/430100": "/gw/{division}/{service}/{path}",
+    }
+    for path, words in cases.items():
+        response = await client.get(path)
+        assert response.status_code == 404, path
+        assert response.headers["content-type"] == "application/problem+json"
+        assert words in response.json()["detail"], (path, response.json()["detail"])
+    response = await client.patch("/gw/430100/bdc/records/BDC430100-2023-0000001")
+    assert response.status_code == 405
+    assert response.headers["allow"] == "DELETE, GET"
+
+
+@pytest.mark.usefixtures("bdc")
+@pytest.mark.parametrize(
+    ("error", "status", "slug"),
+    [
+        (httpx.ConnectError("refused"), 503, "upstream-unavailable"),
+        (httpx.ReadTimeout("slow"), 504, "upstream-timeout"),
+        (httpx.RemoteProtocolError("garbage"), 502, "upstream-bad-response"),
+    ],
+)
+async def test_transport_failures_map_to_gateway_problems(
+    client: httpx.AsyncClient,
+    upstream: respx.MockRouter,
+    app: FastAPI,
+    error: Exception,
+    status: int,
+    slug: str,
+) -> None:
+    upstream.get("/records/latest").mock(side_effect=error)
+    response = await client.get("/gw/430100/bdc/records/latest")
+    assert response.status_code == status
+    body = response.json()
+    assert body["type"] == f"/problems/{slug}"
+    assert body["fault"] == "upstream"
+    assert "x-xyb-upstream" not in response.headers  # the gateway's answer, not the upstream's
+    assert events(app).snapshot()[-1].outcome is Outcome.UPSTREAM_ERROR
+
+
+@pytest.mark.usefixtures("bdc")
+async def test_get_is_retried_on_connection_failure_post_never(
+    client: httpx.AsyncClient, upstream: respx.MockRouter
+) -> None:
+    flaky = upstream.get("/records/latest").mock(
+        side_effect=[httpx.ConnectError("refused"), httpx.Response(200, json=RECORD)]
+    )
+    assert (await client.get("/gw/430100/bdc/records/latest")).status_code == 200
+    assert flaky.call_count == 2
+    post = upstream.post("/records").mock(side_effect=httpx.ConnectError("refused"))
+    response = await client.post(
+        "/gw/430100/bdc/records", json={"owner_id_number": ID, "address": "a", "area": 1}
+    )
+    assert response.status_code == 503
+    assert post.call_count == 1
+
+
+@pytest.mark.usefixtures("bdc")
+async def test_breaker_opens_after_failures_and_stops_calling(
+    client: httpx.AsyncClient, upstream: respx.MockRouter
+) -> None:
+    failing = upstream.get("/records/latest").respond(500, json={"code": "E500"})
+    for _ in range(3):
+        response = await client.get("/gw/430100/bdc/records/latest")
+        assert response.status_code == 500  # the upstream's own 5xx, passed through
+        assert response.headers["x-xyb-upstream"] == "430100/bdc"
+    refused = await client.get("/gw/430100/bdc/records/latest")
+    assert refused.status_code == 503
+    assert refused.json()["type"] == "/problems/upstream-circuit-open"
+    assert 1 <= int(refused.headers["retry-after"]) <= 60
+    assert failing.call_count == 3  # not called while open
