@@ -268,3 +268,32 @@ async def test_a_plain_httpx_transport_behaves_the_same() -> None:
         finally:
             await c.aclose()
     assert (answer.status, answer.body) == (200, b"[]")
+
+
+async def test_upstream_cookies_never_reach_another_caller() -> None:
+    """A shared client cookie jar would replay one caller's upstream session for the next."""
+    heads: list[bytes] = []
+
+    async def set_cookie(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        while True:
+            try:
+                head, _ = await read_request(reader)
+            except asyncio.IncompleteReadError:
+                return
+            heads.append(head)
+            writer.write(
+                b"HTTP/1.1 200 OK\r\nSet-Cookie: upstream_session=alice; Path=/\r\n"
+                b"Content-Type: application/json\r\nContent-Length: 2\r\n\r\n{}"
+            )
+            await writer.drain()
+
+    async with raw_server(set_cookie) as url:
+        c = connector(url)
+        try:
+            first = await c.send(request())
+            second = await c.send(request())
+        finally:
+            await c.aclose()
+    assert len(heads) == 2
+    assert b"cookie" not in heads[1].lower()
+    assert all(name != "set-cookie" for name, _ in first.headers + second.headers)
