@@ -20,7 +20,7 @@ from app.core.migrations import schema_state, upgrade
 from app.core.openapi import install_openapi
 from app.core.resources import Resources
 from app.gateway.events import AccessEventSink, FanOut, RecentEvents
-from app.gateway.proxy import GatewayProxy
+from app.gateway.proxy import GatewayProxy, GatewayShortcut
 from app.gateway.routetable import (
     EMPTY_TABLE,
     RouteTable,
@@ -162,7 +162,8 @@ def create_app(
         return manager.table if manager is not None else EMPTY_TABLE
 
     # The proxy path is a plain ASGI app: no FastAPI routing or dependency injection per call.
-    app.mount("/gw", GatewayProxy(current_table, app.state.events), name="gateway")
+    proxy = GatewayProxy(current_table, app.state.events)
+    app.add_middleware(GatewayShortcut, proxy=proxy, exempt=frozenset({"/gw/openapi.json"}))
 
     # Added last runs first: the request id must exist before a 413 is answered.
     app.add_middleware(BodyLimitMiddleware, limit_for=settings.body_limit_for)

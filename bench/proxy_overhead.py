@@ -1,4 +1,4 @@
-"""What the gateway adds: throughput, latency and CPU per call, against calling the upstream directly.
+"""What the gateway adds: throughput, latency and CPU per call, versus calling the upstream.
 
 python -m bench.proxy_overhead [--duration 10] [--connections 32] [--clients aiohttp,httpx]
 
@@ -103,9 +103,7 @@ def _wrk(url: str, duration: int, connections: int) -> tuple[float, dict[str, fl
     return rps, latency, total, int(bad.group(1)) if bad else 0
 
 
-def _measure(
-    label: str, url: str, duration: int, connections: int, pid: int | None
-) -> Run:
+def _measure(label: str, url: str, duration: int, connections: int, pid: int | None) -> Run:
     _wrk(url, 2, connections)  # warm-up: pools, caches, compiled validators
     before = _cpu_seconds(pid) if pid else 0.0
     rps, latency, total, bad = _wrk(url, duration, connections)

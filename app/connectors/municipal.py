@@ -83,9 +83,7 @@ class MunicipalConnector:
             async with asyncio.timeout(request.timeout):
                 for attempt in range(attempts):
                     try:
-                        response = await self._transport.handle_async_request(
-                            self._build(request)
-                        )
+                        response = await self._transport.handle_async_request(self._build(request))
                         break
                     except _TRANSPORT_ERRORS as exc:
                         error = map_transport_error(exc, service=service, timeout=request.timeout)

@@ -15,7 +15,7 @@ from collections.abc import Callable
 from datetime import UTC, datetime
 from urllib.parse import unquote
 
-from starlette.types import Receive, Scope, Send
+from starlette.types import ASGIApp, Receive, Scope, Send
 
 from app.connectors.base import (
     ConnectorError,
@@ -275,4 +275,25 @@ class GatewayProxy:
             log.exception("access event sink failed")
 
 
-__all__ = ["GatewayProxy", "Match"]
+class GatewayShortcut:
+    """Sends /gw/... straight to the proxy, past FastAPI's exception layers and route scan.
+
+    Installed as the innermost middleware, so the request id, access log, body limit and the
+    last-resort 500 still apply. ``/gw/openapi.json`` is an ordinary FastAPI route.
+    """
+
+    def __init__(self, app: ASGIApp, proxy: GatewayProxy, exempt: frozenset[str]) -> None:
+        self.app = app
+        self.proxy = proxy
+        self.exempt = exempt
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] == "http":
+            path: str = scope["path"]
+            if (path == "/gw" or path.startswith("/gw/")) and path not in self.exempt:
+                await self.proxy(scope, receive, send)
+                return
+        await self.app(scope, receive, send)
+
+
+__all__ = ["GatewayProxy", "GatewayShortcut", "Match"]

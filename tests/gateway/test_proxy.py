@@ -243,3 +243,28 @@ async def test_breaker_opens_after_failures_and_stops_calling(
     assert refused.json()["type"] == "/problems/upstream-circuit-open"
     assert 1 <= int(refused.headers["retry-after"]) <= 60
     assert failing.call_count == 3  # not called while open
+
+
+async def test_concurrency_cap_refuses_the_call_over_it(
+    client: httpx.AsyncClient, admin_headers: dict[str, str], upstream: respx.MockRouter
+) -> None:
+    import asyncio
+
+    await onboard(client, admin_headers, slug="capped", max_concurrency=1)
+    release = asyncio.Event()
+    entered = asyncio.Event()
+
+    async def slow(request: httpx.Request) -> httpx.Response:
+        entered.set()
+        await release.wait()
+        return httpx.Response(200, json=RECORD)
+
+    upstream.get("/records/latest").mock(side_effect=slow)
+    first = asyncio.create_task(client.get("/gw/430100/capped/records/latest"))
+    await entered.wait()
+    second = await client.get("/gw/430100/capped/records/latest")
+    release.set()
+    assert (await first).status_code == 200
+    assert second.status_code == 503
+    assert second.json()["type"] == "/problems/upstream-busy"
+    assert second.headers["retry-after"] == "1"

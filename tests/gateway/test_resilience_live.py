@@ -127,3 +127,59 @@ async def test_upstream_errors_and_latency_pass_through(
     assert failing.status_code == 503
     assert failing.headers["x-xyb-upstream"] == "430100/zwfw"  # the simulator's own 503
     assert failing.headers["content-type"].startswith("application/json")
+
+
+STREAM_DOC = """
+openapi: 3.1.0
+info: {title: 大文件下载, version: "1"}
+paths:
+  /files/{name}:
+    get:
+      operationId: download
+      parameters:
+        - {name: name, in: path, required: true, schema: {type: string}}
+      responses:
+        200:
+          description: 文件
+          content:
+            application/octet-stream: {}
+"""
+
+
+async def test_large_answers_stream_through_intact_and_the_cap_holds(
+    client: httpx.AsyncClient, admin_headers: dict[str, str], tmp_path: object
+) -> None:
+    import asyncio
+
+    payload = bytes(range(256)) * (12 * 1024)  # 3 MiB, over the 1 MiB buffer
+
+    async def serve(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        await reader.readuntil(b"\r\n\r\n")
+        writer.write(
+            b"HTTP/1.1 200 OK\r\nContent-Type: application/octet-stream\r\n"
+            + f"Content-Length: {len(payload)}\r\n\r\n".encode()
+        )
+        for i in range(0, len(payload), 64 * 1024):
+            writer.write(payload[i : i + 64 * 1024])
+            await writer.drain()
+        writer.close()
+
+    server = await asyncio.start_server(serve, "127.0.0.1", 0)
+    port = server.sockets[0].getsockname()[1]
+    try:
+        response = await client.post(
+            "/admin/services",
+            json=service_body(
+                slug="files", upstream_url=f"http://127.0.0.1:{port}", document=STREAM_DOC
+            ),
+            headers=admin_headers,
+        )
+        assert response.status_code == 201, response.text
+        async with client.stream("GET", "/gw/430100/files/files/big.bin") as streamed:
+            assert streamed.status_code == 200
+            assert streamed.headers["x-xyb-upstream"] == "430100/files"
+            body = b"".join([chunk async for chunk in streamed.aiter_bytes()])
+        assert body == payload
+    finally:
+        server.close()
+        await server.wait_closed()

@@ -1,0 +1,127 @@
+"""The command line as a user runs it: `xyb onboard` against a live gateway, and `xyb demo`."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import httpx
+import pytest
+
+from app.simulators import city_data
+from tests.gateway.support import DOCUMENTS
+from tests.servers import free_port, live_gateway
+
+pytestmark = pytest.mark.slow
+TOKEN = "cli-live-admin-token-0123456789abcdef0123"
+
+
+def xyb(*args: str, env: dict[str, str]) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [sys.executable, "-m", "app.cli", *args],
+        env={**os.environ, **env, "COLUMNS": "200"},
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+
+
+def test_onboard_prints_the_plan_or_the_problems(tmp_path: Path, fresh_database_url: str) -> None:
+    env = {"XYB_DATABASE_URL": fresh_database_url, "XYB_ADMIN_TOKEN": TOKEN}
+    with live_gateway(tmp_path, env) as server:
+        common = ["--division", "430100", "--slug", "bdc", "--gateway", server.url]
+        document = str(DOCUMENTS / "bdc.yaml")
+        plan = xyb("onboard", document, *common, "--dry-run", env=env)
+        assert plan.returncode == 0, plan.stderr
+        assert "plan (dry run, nothing saved)" in plan.stdout
+        assert "/gw/430100/bdc/records/{cert_no}" in plan.stdout
+        assert "430100-BDC-001" in plan.stdout
+        assert (
+            httpx.get(
+                f"{server.url}/admin/services", headers={"Authorization": f"Bearer {TOKEN}"}
+            ).json()
+            == []
+        )
+
+        done = xyb("onboard", document, *common, env=env)
+        assert done.returncode == 0, done.stderr
+        assert "onboarded (id 1, version 1" in done.stdout
+
+        broken = tmp_path / "broken.json"
+        broken.write_text(
+            json.dumps(
+                {
+                    "openapi": "3.0.3",
+                    "info": {"title": "x", "version": "1"},
+                    "paths": {"/a/{id}": {"get": {"responses": {"200": {"description": "ok"}}}}},
+                }
+            ),
+            encoding="utf-8",
+        )
+        refused = xyb(
+            "onboard",
+            str(broken),
+            "--division",
+            "430100",
+            "--slug",
+            "broken",
+            "--gateway",
+            server.url,
+            "--upstream",
+            "http://127.0.0.1:1",
+            env=env,
+        )
+        assert refused.returncode == 1
+        assert "/body/document/paths/~1a~1{id}" in refused.stderr
+
+        wrong_token = xyb("onboard", document, *common, "--token", "nope", env=env)
+        assert wrong_token.returncode == 1
+        assert "401" in wrong_token.stderr
+
+
+def test_demo_onboards_every_city_and_serves(tmp_path: Path) -> None:
+    port, sim_port = free_port(), free_port()
+    env = {**os.environ, "XYB_DATA_DIR": str(tmp_path / "data")}
+    proc = subprocess.Popen(
+        [
+            sys.executable,
+            "-m",
+            "app.cli",
+            "demo",
+            "--port",
+            str(port),
+            "--simulator-port",
+            str(sim_port),
+        ],
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.DEVNULL,
+        text=True,
+    )
+    try:
+        assert proc.stdout is not None
+        deadline = time.monotonic() + 120
+        lines: list[str] = []
+        while not any(line.startswith("admin token:") for line in lines):
+            assert time.monotonic() < deadline, lines
+            line = proc.stdout.readline()
+            assert line, f"demo exited: {lines}"
+            lines.append(line.strip())
+        token = next(line for line in lines if line.startswith("admin token:")).split(": ")[1]
+        services = httpx.get(
+            f"http://127.0.0.1:{port}/admin/services", headers={"Authorization": f"Bearer {token}"}
+        ).json()
+        assert len(services) == 14
+        resident = next(iter(city_data("433100").fund_accounts))
+        answer = httpx.get(f"http://127.0.0.1:{port}/gw/433100/zwfw/gjj/accounts/{resident}")
+        assert answer.status_code == 200
+        assert answer.headers["x-xyb-upstream"] == "433100/zwfw"
+    finally:
+        proc.send_signal(signal.SIGINT)
+        proc.wait(timeout=30)
+    assert proc.returncode == 0
