@@ -137,6 +137,7 @@ def create_app(
     app.state.recent_events = RecentEvents()
     app.state.events = FanOut(app.state.recent_events, sink) if sink else app.state.recent_events
     app.state.routes = None
+    app.state.gateway_openapi = {}
     install_error_handlers(app)
     install_openapi(app)
 

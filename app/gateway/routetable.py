@@ -145,6 +145,7 @@ class RouteTableManager:
         self._lock = asyncio.Lock()
         self._poller: asyncio.Task[None] | None = None
         self._background: set[asyncio.Task[None]] = set()
+        self._retiring: set[Connector] = set()
 
     async def start(self) -> None:
         await self.refresh()
@@ -158,6 +159,8 @@ class RouteTableManager:
         for task in list(self._background):
             task.cancel()
         connectors = {id(e.connector): e.connector for e in self.table.services.values()}
+        connectors.update({id(c): c for c in self._retiring})
+        self._retiring.clear()
         for connector in connectors.values():
             await connector.aclose()
         self.table = EMPTY_TABLE
@@ -265,8 +268,11 @@ class RouteTableManager:
         )
 
     def _close_later(self, connector: Connector) -> None:
+        self._retiring.add(connector)
+
         async def close() -> None:
             await asyncio.sleep(_CLOSE_GRACE_S)
+            self._retiring.discard(connector)
             await connector.aclose()
 
         task = asyncio.create_task(close())

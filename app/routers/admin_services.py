@@ -6,7 +6,7 @@ import asyncio
 from collections.abc import Sequence
 from typing import Annotated, Any, Protocol
 
-from fastapi import APIRouter, Depends, Query, Request, Response
+from fastapi import APIRouter, Depends, Path, Query, Request, Response
 from sqlalchemy import func, select
 from sqlalchemy.orm import selectinload
 
@@ -42,6 +42,11 @@ router = APIRouter(
     dependencies=[Depends(require_admin)],
     responses=problem_responses(401),
 )
+
+# Ids are 32-bit on every backend; a larger number is the caller's mistake, not an overflow.
+MAX_ID = 2_147_483_647
+ServiceId = Annotated[int, Path(ge=1, le=MAX_ID, description="the service's id")]
+VersionNumber = Annotated[int, Path(ge=1, le=MAX_ID)]
 
 DryRun = Annotated[bool, Query(description="Check and return the plan without saving anything.")]
 
@@ -222,7 +227,7 @@ async def list_services(
     session: SessionDep,
     division: Annotated[str | None, Query(pattern=r"^\d{6}$")] = None,
     status: Annotated[ServiceStatus | None, Query(description="default: all")] = None,
-    after_id: Annotated[int, Query(ge=0, description="cursor: the last id seen")] = 0,
+    after_id: Annotated[int, Query(ge=0, le=MAX_ID, description="cursor: the last id seen")] = 0,
     limit: Annotated[int, Query(ge=1, le=500)] = 100,
 ) -> list[ServiceSummary]:
     """Onboarded services, by id."""
@@ -261,7 +266,7 @@ async def list_services(
 
 
 @router.get("/{service_id}", response_model=ServiceOut, responses=problem_responses(404, 422))
-async def get_service(service_id: int, session: SessionDep) -> ServiceOut:
+async def get_service(service_id: ServiceId, session: SessionDep) -> ServiceOut:
     """One service: its routes, bindings, policy and the warnings of its document."""
     service = await _load(session, service_id)
     return _service_out(service, list(service.operations))
@@ -276,7 +281,7 @@ async def get_service(service_id: int, session: SessionDep) -> ServiceOut:
     },
 )
 async def replace(
-    service_id: int,
+    service_id: ServiceId,
     body: ServiceIn,
     session: SessionDep,
     request: Request,
@@ -296,7 +301,7 @@ async def replace(
 
 
 @router.delete("/{service_id}", response_model=ServiceOut, responses=problem_responses(404, 422))
-async def retire(service_id: int, session: SessionDep, request: Request) -> ServiceOut:
+async def retire(service_id: ServiceId, session: SessionDep, request: Request) -> ServiceOut:
     """Retire a service: its routes leave the gateway; its record and history stay."""
     service = await _load(session, service_id)
     await retire_service(session, service)
@@ -309,7 +314,7 @@ async def retire(service_id: int, session: SessionDep, request: Request) -> Serv
     response_model=list[ServiceVersionOut],
     responses=problem_responses(404, 422),
 )
-async def list_versions(service_id: int, session: SessionDep) -> list[ServiceVersionOut]:
+async def list_versions(service_id: ServiceId, session: SessionDep) -> list[ServiceVersionOut]:
     """Every version of the service's document, newest first."""
     await _load(session, service_id)
     rows = await session.scalars(
@@ -336,7 +341,9 @@ async def list_versions(service_id: int, session: SessionDep) -> list[ServiceVer
         **problem_responses(404, 422),
     },
 )
-async def version_document(service_id: int, version: int, session: SessionDep) -> dict[str, Any]:
+async def version_document(
+    service_id: ServiceId, version: VersionNumber, session: SessionDep
+) -> dict[str, Any]:
     """The OpenAPI document of one version, for history and contract comparison."""
     row = await session.scalar(
         select(ServiceVersion).where(
@@ -355,7 +362,9 @@ async def version_document(service_id: int, version: int, session: SessionDep) -
         **problem_responses(404, 422),
     },
 )
-async def service_openapi(service_id: int, session: SessionDep, request: Request) -> dict[str, Any]:
+async def service_openapi(
+    service_id: ServiceId, session: SessionDep, request: Request
+) -> dict[str, Any]:
     """One service's OpenAPI document as seen through the gateway (paths under /gw/...)."""
     service = await _load(session, service_id)
     analysis = analyse(service.document, check_spec=False)

@@ -11,8 +11,6 @@ from app.services.openapi import MergeInput, merge_documents
 
 router = APIRouter(tags=["gateway"])
 
-_cache: dict[tuple[int, int, str], dict[str, Any]] = {}
-
 
 @router.get(
     "/gw/openapi.json",
@@ -23,8 +21,10 @@ async def gateway_openapi(request: Request) -> dict[str, Any]:
     manager: RouteTableManager = request.app.state.routes
     table = manager.table
     server = str(request.base_url).rstrip("/")
+    # Built once per route-table generation and server address, then served from memory.
     key = (id(table), table.seq, server)
-    cached = _cache.get(key)
+    cache: dict[tuple[int, int, str], dict[str, Any]] = request.app.state.gateway_openapi
+    cached = cache.get(key)
     if cached is None:
         entries = sorted(table.services.values(), key=lambda e: (e.division, e.slug))
         cached = merge_documents(
@@ -41,6 +41,6 @@ async def gateway_openapi(request: Request) -> dict[str, Any]:
             title="xyb-gateway: services reachable through /gw",
             server_url=server,
         )
-        _cache.clear()  # one table generation at a time
-        _cache[key] = cached
+        cache.clear()  # one table generation at a time
+        cache[key] = cached
     return cached
