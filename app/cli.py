@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 from collections.abc import Awaitable, Callable
+from pathlib import Path
 from typing import Annotated, TypeVar
 
 import typer
@@ -22,8 +23,10 @@ cli = typer.Typer(
 )
 db_cli = typer.Typer(help="Database schema (alembic migrations).", no_args_is_help=True)
 config_cli = typer.Typer(help="Configuration.", no_args_is_help=True)
+contracts_cli = typer.Typer(help="Contracts with providers (contracts/).", no_args_is_help=True)
 cli.add_typer(db_cli, name="db")
 cli.add_typer(config_cli, name="config")
+cli.add_typer(contracts_cli, name="contracts")
 
 out = Console(soft_wrap=True)
 err = Console(stderr=True, soft_wrap=True)
@@ -160,6 +163,13 @@ def onboard(
     replace_id: Annotated[
         int | None, typer.Option("--replace", help="Publish as a new version of service ID.")
     ] = None,
+    contract: Annotated[
+        list[Path] | None,
+        typer.Option(help="A contract to check the document against and record (repeatable)."),
+    ] = None,
+    force: Annotated[
+        bool, typer.Option("--force", help="Publish even if a recorded contract breaks (logged).")
+    ] = False,
     gateway: Annotated[str, typer.Option(help="The gateway's base URL.")] = "http://127.0.0.1:8000",
     token: Annotated[
         str | None, typer.Option(help="Admin token (default: XYB_ADMIN_TOKEN or the data dir's).")
@@ -191,6 +201,8 @@ def onboard(
         "data_classification": classification,
         "timeout_s": timeout,
         "document": text,
+        "contracts": [p.read_text(encoding="utf-8") for p in contract or []] or None,
+        "force": force or None,
     }
     method, url = ("POST", f"{gateway.rstrip('/')}/admin/services")
     if replace_id is not None:
@@ -212,6 +224,47 @@ def onboard(
         return
     render_problem(err, response)
     raise typer.Exit(1)
+
+
+@contracts_cli.command("verify")
+def contracts_verify(
+    files: Annotated[list[Path], typer.Argument(help="Contract files (*.contract.yaml).")],
+    target: Annotated[
+        str, typer.Option(help="'simulator' (the built-in simulator) or the provider's base URL.")
+    ] = "simulator",
+    allow_writes: Annotated[
+        bool, typer.Option("--allow-writes", help="Replay non-GET interactions on a live URL.")
+    ] = False,
+    header: Annotated[
+        list[str] | None, typer.Option(help="Extra request header 'Name: value' (repeatable).")
+    ] = None,
+    junit: Annotated[Path | None, typer.Option(help="Write a JUnit XML report here.")] = None,
+    json_out: Annotated[
+        Path | None, typer.Option("--json", help="Write a JSON report here.")
+    ] = None,
+) -> None:
+    """Check contracts statically, replay them against a provider, and report per interaction."""
+    from app.contracts.replay import verify
+    from app.contracts.report import render, write_json, write_junit
+
+    headers: dict[str, str] = {}
+    for item in header or []:
+        name, sep, value = item.partition(":")
+        if not sep or not name.strip():
+            err.print(f"[red]error[/red] --header wants 'Name: value', not {item!r}")
+            raise typer.Exit(2)
+        headers[name.strip()] = value.strip()
+    if target != "simulator" and not target.startswith(("http://", "https://")):
+        err.print("[red]error[/red] --target is 'simulator' or an http(s) URL")
+        raise typer.Exit(2)
+    report = asyncio.run(verify(files, target=target, allow_writes=allow_writes, headers=headers))
+    render(out, report)
+    if junit is not None:
+        write_junit(report, junit)
+    if json_out is not None:
+        write_json(report, json_out)
+    if report.failed:
+        raise typer.Exit(1)
 
 
 @db_cli.command("upgrade")

@@ -43,7 +43,7 @@ def render_problem(console: Console, response: httpx.Response) -> None:
         f"[red]error[/red] HTTP {response.status_code} {problem.get('title', '')}:"
         f" {problem.get('detail', '')}"
     )
-    errors = problem.get("errors") or []
+    errors = problem.get("errors") or problem.get("breaks") or []
     if errors:
         table = Table("pointer", "problem", title=f"{len(errors)} problem(s)")
         for e in errors:

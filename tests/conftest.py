@@ -7,11 +7,12 @@ on it: the suite creates and drops its own).
 from __future__ import annotations
 
 import os
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from pathlib import Path
 
 import httpx
 import pytest
+import respx
 from fastapi import FastAPI
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, AsyncSession, async_sessionmaker
 
@@ -21,6 +22,8 @@ from app.core.deps import AFTER_COMMIT, get_session, run_after_commit
 from app.core.migrations import upgrade
 from app.gateway.routetable import TransportFactory
 from app.main import create_app
+from tests.contract_stubs import load as load_contract_named
+from tests.contract_stubs import stub_router
 from tests.databases import BACKEND, create_database, drop_database
 
 
@@ -152,6 +155,16 @@ async def client(app: FastAPI) -> AsyncIterator[httpx.AsyncClient]:
         transport=httpx.ASGITransport(app=app), base_url="http://testserver"
     ) as c:
         yield c
+
+
+@pytest.fixture
+def contract_stub() -> Callable[..., respx.MockRouter]:
+    """``contract_stub("municipal/changsha", state=...)``: respx routes from contracts/."""
+
+    def make(name: str, *, state: str | None = None) -> respx.MockRouter:
+        return stub_router(load_contract_named(name), state=state)
+
+    return make
 
 
 @pytest.fixture

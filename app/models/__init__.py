@@ -5,6 +5,7 @@ from app.models.service import (
     GatewayState,
     Operation,
     Service,
+    ServiceContract,
     ServiceStatus,
     ServiceVersion,
 )
@@ -14,6 +15,7 @@ __all__ = [
     "GatewayState",
     "Operation",
     "Service",
+    "ServiceContract",
     "ServiceStatus",
     "ServiceVersion",
 ]

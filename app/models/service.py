@@ -9,11 +9,11 @@ from typing import Any
 from sqlalchemy import (
     JSON,
     BigInteger,
-    DateTime,
     Float,
     ForeignKey,
     Integer,
     String,
+    Text,
     UniqueConstraint,
 )
 from sqlalchemy.dialects.postgresql import JSONB
@@ -71,9 +71,9 @@ class Service(Base):
     warnings: Mapped[list[dict[str, str]]] = mapped_column(DocumentJSON)
     # Every change takes the next value of gateway_state.change_seq: instances poll for it.
     change_seq: Mapped[int] = mapped_column(BigInteger, index=True)
-    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
-    updated_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
-    retired_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True), default=None)
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    updated_at: Mapped[datetime] = mapped_column(default=utcnow)
+    retired_at: Mapped[datetime | None] = mapped_column(default=None)
 
     operations: Mapped[list[Operation]] = relationship(
         back_populates="service",
@@ -96,7 +96,7 @@ class ServiceVersion(Base):
     openapi_version: Mapped[str] = mapped_column(String(8))
     document: Mapped[dict[str, Any]] = mapped_column(DocumentJSON)
     document_sha256: Mapped[str] = mapped_column(String(64))
-    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
 
 
 class Operation(Base):
@@ -119,6 +119,20 @@ class Operation(Base):
     summary: Mapped[str | None] = mapped_column(String(500))
 
     service: Mapped[Service] = relationship(back_populates="operations", lazy="raise")
+
+
+class ServiceContract(Base):
+    """A contract recorded with a service: every new version of its document must keep it."""
+
+    __tablename__ = "service_contracts"
+    __table_args__ = (UniqueConstraint("service_id", "name"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    service_id: Mapped[int] = mapped_column(ForeignKey("services.id", ondelete="CASCADE"))
+    name: Mapped[str] = mapped_column(String(200))  # connector/provider
+    # The contract as submitted (YAML or JSON text), re-read with the contract loader.
+    content: Mapped[str] = mapped_column(Text)
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
 
 
 class GatewayState(Base):

@@ -47,6 +47,16 @@ class ServiceIn(BaseModel):
         description="the OpenAPI 3.0/3.1 document: its text (JSON or YAML) or a JSON object"
     )
     bindings: list[Binding] = Field(default_factory=list, max_length=10_000)
+    contracts: list[str | dict[str, Any]] = Field(
+        default_factory=list,
+        max_length=100,
+        description="contracts (YAML text or objects) to check the document against and record;"
+        " every later version must keep them",
+    )
+    force: bool = Field(
+        default=False,
+        description="publish a new version even though it breaks a recorded contract (logged)",
+    )
 
 
 class DocumentIssue(BaseModel):

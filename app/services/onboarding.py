@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import logging
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -17,13 +18,17 @@ from sqlalchemy import delete, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.connectors.registry import ConnectorRegistry
+from app.contracts.breaks import Break, find_breaks
+from app.contracts.model import Contract, ContractFileError, parse_contract
+from app.contracts.static import check_contract
 from app.core.config import Settings
 from app.core.divisions import division as known_division
-from app.core.errors import Conflict, ValidationFailed
+from app.core.errors import Conflict, GatewayError, ValidationFailed, register_problem_type
 from app.models.service import (
     GatewayState,
     Operation,
     Service,
+    ServiceContract,
     ServiceStatus,
     ServiceVersion,
 )
@@ -39,6 +44,20 @@ from app.services.openapi import (
 from app.services.upstream_policy import UpstreamPolicy
 
 DOCUMENT_POINTER = "/body/document"
+log = logging.getLogger("xyb.onboarding")
+
+CONTRACT_BROKEN = register_problem_type(
+    "contract-broken",
+    409,
+    "A recorded contract would break",
+    "The new version of the document breaks a contract recorded with the service (an operation"
+    " removed, a field the contract relies on removed or retyped, a newly required request field)."
+    " breaks lists each one; force=true publishes it anyway, and the override is logged.",
+)
+
+
+class ContractBroken(GatewayError):
+    problem = CONTRACT_BROKEN
 
 
 @dataclass(frozen=True, slots=True)
@@ -61,6 +80,12 @@ class Policy:
 
 
 @dataclass(frozen=True)
+class SubmittedContract:
+    contract: Contract
+    content: str  # as submitted (YAML or JSON text)
+
+
+@dataclass(frozen=True)
 class Plan:
     """What the gateway will expose for a submission; saved as-is unless it is a dry run."""
 
@@ -73,6 +98,7 @@ class Plan:
     operations: list[PlannedOperation]
     warnings: list[DocProblem]
     policy: Policy
+    contracts: list[SubmittedContract]
 
 
 def _error(pointer: str, detail: str) -> dict[str, str]:
@@ -221,10 +247,13 @@ def build_plan(spec: ServiceIn, settings: Settings, registry: ConnectorRegistry)
 
     planned: list[PlannedOperation] = []
     warnings: list[DocProblem] = []
+    contracts: list[SubmittedContract] = []
     if analysis is not None and not analysis.problems:
         planned, warnings = _bind(analysis.operations, spec, errors)
         if not planned:
             errors.append(_error(DOCUMENT_POINTER + "/paths", "the document has no operations"))
+        assert parsed is not None
+        contracts = _check_contracts(spec, parsed, errors)
 
     if errors:
         count = len(errors)
@@ -246,7 +275,35 @@ def build_plan(spec: ServiceIn, settings: Settings, registry: ConnectorRegistry)
         operations=planned,
         warnings=[*analysis.warnings, *warnings],
         policy=_policy(spec, settings),
+        contracts=contracts,
     )
+
+
+def _check_contracts(
+    spec: ServiceIn, document: dict[str, Any], errors: list[dict[str, str]]
+) -> list[SubmittedContract]:
+    """Parse each submitted contract and run its static checks against the submitted document."""
+    checked: list[SubmittedContract] = []
+    names: set[str] = set()
+    for index, submitted in enumerate(spec.contracts):
+        where = f"/body/contracts/{index}"
+        content = (
+            submitted if isinstance(submitted, str) else json.dumps(submitted, ensure_ascii=False)
+        )
+        try:
+            contract = parse_contract(content, source=where, base_dir=None)
+        except ContractFileError as exc:
+            errors.extend(_error(where + p.pointer, p.message) for p in exc.problems)
+            continue
+        if contract.name in names:
+            errors.append(_error(where, f"a second contract for {contract.name}"))
+            continue
+        names.add(contract.name)
+        problems = check_contract(contract, document=document)
+        errors.extend(_error(where + p.pointer, p.message) for p in problems)
+        if not problems:
+            checked.append(SubmittedContract(contract, content))
+    return checked
 
 
 async def next_change_seq(session: AsyncSession) -> int:
@@ -296,6 +353,15 @@ async def _write_version(session: AsyncSession, service: Service, plan: Plan) ->
             document_sha256=plan.document_sha256,
         )
     )
+    if plan.contracts:
+        # Submitted contracts replace the recorded ones; without any, the recorded ones stay.
+        await session.execute(
+            delete(ServiceContract).where(ServiceContract.service_id == service.id)
+        )
+        session.add_all(
+            ServiceContract(service_id=service.id, name=c.contract.name, content=c.content)
+            for c in plan.contracts
+        )
     await session.execute(delete(Operation).where(Operation.service_id == service.id))
     session.add_all(
         Operation(
@@ -361,8 +427,53 @@ async def replace_service(session: AsyncSession, service: Service, plan: Plan) -
                 )
             ],
         )
+    breaks = await contract_breaks(session, service, plan.document)
+    if breaks:
+        listed = [
+            {
+                "contract": name,
+                "interaction": b.interaction,
+                "operation": b.operation,
+                "pointer": DOCUMENT_POINTER + b.pointer,
+                "detail": b.message,
+            }
+            for name, b in breaks
+        ]
+        if not spec.force:
+            raise ContractBroken(
+                f"The new version breaks {len(breaks)} promise{'s' if len(breaks) != 1 else ''}"
+                f" of the contracts recorded with {service.division}/{service.slug}; nothing was"
+                " saved. Fix the document, or send force=true to publish it anyway.",
+                extensions={"breaks": listed},
+            )
+        # No audit log yet: the override goes to the log, with every break it overrode.
+        log.warning(
+            "contract breaks overridden by force",
+            extra={
+                "service": f"{service.division}/{service.slug}",
+                "service_id": service.id,
+                "version": service.version + 1,
+                "breaks": listed,
+            },
+        )
     seq = await next_change_seq(session)
     return await _new_version(session, service, plan, seq, datetime.now(UTC))
+
+
+async def contract_breaks(
+    session: AsyncSession, service: Service, new_document: dict[str, Any]
+) -> list[tuple[str, Break]]:
+    """What the new document breaks in the contracts recorded with ``service``."""
+    recorded = (
+        await session.scalars(
+            select(ServiceContract).where(ServiceContract.service_id == service.id)
+        )
+    ).all()
+    breaks: list[tuple[str, Break]] = []
+    for row in recorded:
+        contract = parse_contract(row.content, source=row.name, base_dir=None)
+        breaks += [(row.name, b) for b in find_breaks(contract, service.document, new_document)]
+    return breaks
 
 
 async def retire_service(session: AsyncSession, service: Service) -> Service:

@@ -3,6 +3,7 @@
 from app.simulators.city.api import CityState, city_error
 from app.simulators.city.app import create_city_app
 from app.simulators.city.data import city_data, prefectures
+from app.simulators.city.drift import DRIFTS
 from app.simulators.city.openapi import (
     CityItem,
     city_items,
@@ -17,6 +18,7 @@ CITY_DIVISIONS: tuple[str, ...] = tuple(p.code for p in prefectures())
 
 __all__ = [
     "CITY_DIVISIONS",
+    "DRIFTS",
     "PROVIDER_STATES",
     "CityItem",
     "CityState",

@@ -18,6 +18,7 @@ from app.simulators.city.api import (
     city_error,
     shanghai_now,
 )
+from app.simulators.city.drift import checked_drift, drifted_endpoint
 from app.simulators.city.openapi import openapi_document, openapi_json
 from app.simulators.city.provider_states import provider_state_routes
 from app.simulators.faults import FaultMiddleware, Faults, Received
@@ -47,14 +48,18 @@ def create_city_app(
     provider_states: bool = True,
     received: Received | None = None,
     clock: Clock = shanghai_now,
+    drift: frozenset[str] = frozenset(),
 ) -> Starlette:
     """The simulated government system of prefecture ``division`` (430100 .. 433100).
 
     ``app.state`` holds ``faults``, ``received`` (requests per (method, path template)) and
     ``city`` (the data). ``provider_states`` mounts ``/_sim/*`` (provider states, reset,
-    residents) for contract tests and demos.
+    residents) for contract tests and demos. ``drift`` names ways the app departs from its
+    document, for tests of contract verification (``app.simulators.city.drift.DRIFTS``; an
+    unknown name is a ``ValueError``); the document it serves stays the same.
     """
     d.prefecture(division)  # refuses anything but the 14 prefectures
+    drift = checked_drift(drift)
     faults = faults if faults is not None else Faults()
     received = received if received is not None else Received()
     document_yaml = openapi_document(division)
@@ -67,7 +72,8 @@ def create_city_app(
         return Response(document_json, media_type="application/json")
 
     routes: list[BaseRoute] = [
-        Route(path, endpoint, methods=[method]) for path, endpoint, method in SERVICE_ROUTES
+        Route(path, drifted_endpoint(endpoint, drift) if drift else endpoint, methods=[method])
+        for path, endpoint, method in SERVICE_ROUTES
     ]
     routes += [
         Route("/openapi.yaml", openapi_as_yaml, methods=["GET"]),

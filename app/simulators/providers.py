@@ -1,0 +1,116 @@
+"""The simulated providers by (connector, provider name): what contracts and their tests look up.
+
+A provider's name is the one its contract files carry (``contracts/<connector>/<provider>...``).
+The 14 city systems are connector ``municipal``, each named by the lower-case pinyin of its
+prefecture in ``app/data/hunan_divisions.csv`` (``changsha`` .. ``xiangxi``). Other connectors add
+their simulators by adding a function of their providers to ``_PROVIDER_LISTS``.
+"""
+
+from __future__ import annotations
+
+import csv
+from collections.abc import Callable
+from dataclasses import dataclass
+from functools import cache, partial
+from importlib.resources import files
+
+from starlette.types import ASGIApp
+
+from app.simulators.city import CITY_DIVISIONS, create_city_app, openapi_document
+
+MUNICIPAL = "municipal"
+
+
+@dataclass(frozen=True, slots=True)
+class SimulatorProvider:
+    """One simulated provider.
+
+    ``create(**options)`` builds its ASGI app (for the cities: ``create_city_app``'s keyword
+    arguments, such as ``clock``, ``faults`` or ``drift``); ``document()`` is its OpenAPI document.
+    """
+
+    connector: str
+    provider: str
+    division: str
+    create: Callable[..., ASGIApp]
+    document: Callable[[], str]
+
+    @property
+    def key(self) -> str:
+        """``connector/provider``, e.g. ``municipal/changsha``."""
+        return f"{self.connector}/{self.provider}"
+
+    @property
+    def demo_url(self) -> str:
+        """Where ``xyb demo`` serves this simulator (for reproducing a contract failure)."""
+        from app.simulators.city import CITY_DIVISIONS
+
+        return f"http://127.0.0.1:{9001 + CITY_DIVISIONS.index(self.division)}"
+
+
+class UnknownSimulator(KeyError):
+    """No simulator is registered under this connector and provider name."""
+
+    def __init__(self, connector: str, provider: str, known: list[str]) -> None:
+        super().__init__(f"{connector}/{provider}")
+        self.connector = connector
+        self.provider = provider
+        self.known = known
+
+    def __str__(self) -> str:
+        return (
+            f"no simulator for provider {self.provider!r} of connector {self.connector!r}; "
+            f"known: {', '.join(self.known)}"
+        )
+
+
+@cache
+def city_provider_names() -> dict[str, str]:
+    """The provider name of each prefecture, by division code: ``{"430100": "changsha", ...}``."""
+    text = files("app.data").joinpath("hunan_divisions.csv").read_text(encoding="utf-8")
+    names = {
+        row["code"]: row["pinyin"].strip().lower() for row in csv.DictReader(text.splitlines())
+    }
+    return {division: names[division] for division in CITY_DIVISIONS}
+
+
+def _city_providers() -> list[SimulatorProvider]:
+    return [
+        SimulatorProvider(
+            connector=MUNICIPAL,
+            provider=name,
+            division=division,
+            create=partial(create_city_app, division),
+            document=partial(openapi_document, division),
+        )
+        for division, name in city_provider_names().items()
+    ]
+
+
+# Every connector's providers; a later connector appends its own list function here.
+_PROVIDER_LISTS: tuple[Callable[[], list[SimulatorProvider]], ...] = (_city_providers,)
+
+
+@cache
+def _registry() -> dict[tuple[str, str], SimulatorProvider]:
+    registry: dict[tuple[str, str], SimulatorProvider] = {}
+    for provider_list in _PROVIDER_LISTS:
+        for simulator in provider_list():
+            key = (simulator.connector, simulator.provider)
+            if key in registry:
+                raise RuntimeError(f"simulator {simulator.key} is registered twice")
+            registry[key] = simulator
+    return registry
+
+
+def simulators() -> list[SimulatorProvider]:
+    """Every registered simulator, in registration order (the 14 cities first)."""
+    return list(_registry().values())
+
+
+def simulator_for(connector: str, provider: str) -> SimulatorProvider:
+    """The simulator of ``provider`` under ``connector``; ``UnknownSimulator`` lists the known."""
+    try:
+        return _registry()[(connector, provider)]
+    except KeyError:
+        raise UnknownSimulator(connector, provider, [s.key for s in simulators()]) from None
