@@ -13,7 +13,7 @@ from pydantic import ValidationError
 from rich.console import Console
 from rich.table import Table
 
-from app.core.config import Settings, get_settings
+from app.core.config import Settings, get_settings, read_secret
 from app.core.db import create_engine
 from app.core.logging import logging_config
 from app.core.migrations import alembic_config, downgrade, head_revision, schema_state, upgrade
@@ -104,9 +104,19 @@ def serve(
 
 
 def _admin_token(settings: Settings, token: str | None) -> str:
+    """--token, XYB_ADMIN_TOKEN, or the one a local gateway generated; never a new one."""
     if token:
         return token
-    return settings.resolved_admin_token
+    if settings.admin_token is not None and settings.admin_token.get_secret_value():
+        return settings.admin_token.get_secret_value()
+    stored = read_secret(settings.data_dir, "admin_token")
+    if stored is None:
+        err.print(
+            "[red]error[/red] no admin token: pass --token, set XYB_ADMIN_TOKEN, or run from the"
+            f" directory of a development gateway (its token is in {settings.data_dir}/admin_token)"
+        )
+        raise typer.Exit(2)
+    return stored
 
 
 @cli.command()
@@ -147,7 +157,7 @@ def onboard(
         typer.FileBinaryRead, typer.Argument(help="The OpenAPI document (JSON or YAML).")
     ],
     division: Annotated[str, typer.Option(help="GB/T 2260 division code, e.g. 430100.")],
-    slug: Annotated[str, typer.Option(help="The service's slug: [a-z0-9-]{2,40}.")],
+    slug: Annotated[str, typer.Option(help="The service's slug: \\[a-z0-9-]{2,40}.")],
     upstream: Annotated[
         str | None, typer.Option(help="Upstream base URL (default: the document's server).")
     ] = None,

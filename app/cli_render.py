@@ -9,6 +9,14 @@ from rich.console import Console
 from rich.table import Table
 
 
+def _table(*columns: str, title: str) -> Table:
+    """Columns wrap instead of truncating: paths and pointers must be readable whole."""
+    table = Table(title=title)
+    for column in columns:
+        table.add_column(column, overflow="fold")
+    return table
+
+
 def render_plan(console: Console, service: dict[str, Any]) -> None:
     """A service (or dry-run plan) as the gateway will expose it."""
     state = "plan (dry run, nothing saved)" if service.get("dry_run") else "onboarded"
@@ -19,14 +27,14 @@ def render_plan(console: Console, service: dict[str, Any]) -> None:
         f" OpenAPI {service['openapi_version']})"
     )
     console.print(f"gateway: {service['gateway_path']}  ->  upstream: {service['upstream_url']}")
-    routes = Table("method", "gateway path", "operationId", "item", title="routes")
+    routes = _table("method", "gateway path", "operationId", "item", title="routes")
     for route in service["routes"]:
         routes.add_row(
             route["method"], route["path"], route["operation_id"], route.get("item_code") or "-"
         )
     console.print(routes)
     if service.get("warnings"):
-        warnings = Table("pointer", "warning", title="warnings")
+        warnings = _table("pointer", "warning", title="warnings")
         for w in service["warnings"]:
             warnings.add_row(w["pointer"], w["message"])
         console.print(warnings)
@@ -45,7 +53,7 @@ def render_problem(console: Console, response: httpx.Response) -> None:
     )
     errors = problem.get("errors") or problem.get("breaks") or []
     if errors:
-        table = Table("pointer", "problem", title=f"{len(errors)} problem(s)")
+        table = _table("pointer", "problem", title=f"{len(errors)} problem(s)")
         for e in errors:
             table.add_row(str(e.get("pointer", "")), str(e.get("detail", "")))
         console.print(table)

@@ -163,7 +163,7 @@ def create_app(
         return manager.table if manager is not None else EMPTY_TABLE
 
     # The proxy path is a plain ASGI app: no FastAPI routing or dependency injection per call.
-    proxy = GatewayProxy(current_table, app.state.events)
+    proxy = GatewayProxy(current_table, app.state.events, gateway_id=settings.gateway_id)
     app.add_middleware(GatewayShortcut, proxy=proxy, exempt=frozenset({"/gw/openapi.json"}))
 
     # Added last runs first: the request id must exist before a 413 is answered.

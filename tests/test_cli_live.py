@@ -125,3 +125,29 @@ def test_demo_onboards_every_city_and_serves(tmp_path: Path) -> None:
         proc.send_signal(signal.SIGINT)
         proc.wait(timeout=30)
     assert proc.returncode == 0
+
+
+def test_onboard_never_mints_an_admin_token(tmp_path: Path) -> None:
+    result = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "app.cli",
+            "onboard",
+            str(DOCUMENTS / "bdc.yaml"),
+            "--division",
+            "430100",
+            "--slug",
+            "bdc",
+            "--gateway",
+            "http://127.0.0.1:1",
+        ],
+        env={k: v for k, v in os.environ.items() if not k.startswith("XYB_")},
+        cwd=tmp_path,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert result.returncode == 2
+    assert "no admin token" in result.stderr
+    assert not (tmp_path / ".xyb").exists()

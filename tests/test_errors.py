@@ -226,3 +226,12 @@ async def test_invalid_content_length_is_400(app: FastAPI) -> None:
     start = messages[0]
     assert start["status"] == 400
     assert (b"content-type", PROBLEM_MEDIA_TYPE.encode()) in start["headers"]
+
+
+async def test_405_lists_methods_of_included_routers(
+    client: httpx.AsyncClient, admin_headers: dict[str, str]
+) -> None:
+    collection = await client.patch("/admin/services", headers=admin_headers)
+    assert set(collection.headers["allow"].split(", ")) == {"GET", "POST"}
+    one = await client.patch("/admin/services/1", headers=admin_headers)
+    assert set(one.headers["allow"].split(", ")) == {"GET", "PUT", "DELETE"}

@@ -132,6 +132,9 @@ class UpstreamResponse:
     headers: list[tuple[str, str]]
     body: bytes
     complete: bool = True
+    # The upstream's Content-Length (the relayed headers leave framing to the gateway); a HEAD
+    # answer needs it, as it has no body to measure.
+    declared_length: int | None = None
     rest: Callable[[], AsyncIterator[bytes]] = field(default=_no_more)
     aclose: Callable[[], Awaitable[None]] = field(default=_nothing_to_close)
 
@@ -147,6 +150,8 @@ class ConnectorConfig:
     buffer_bytes: int
     max_response_bytes: int
     retries: int
+    # The pseudonym this gateway adds to Via (loop detection).
+    gateway_id: str = "xyb-gateway"
 
 
 @runtime_checkable

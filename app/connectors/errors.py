@@ -57,41 +57,50 @@ def map_transport_error(exc: BaseException, *, service: str, timeout: float) -> 
         error = _classify(candidates, service, timeout)
         if error is not None:
             return error
-    return UpstreamUnavailable(f"Calling the upstream of {service} failed: {_short(exc)}.")
+    return UpstreamUnavailable(f"Calling the upstream of {service} failed.")
 
 
 def _classify(chain: list[BaseException], service: str, timeout: float) -> ConnectorError | None:
     def caused_by(*types: type[BaseException]) -> BaseException | None:
         return next((e for e in chain if isinstance(e, types)), None)
 
+    # Sentences for callers name what happened, never internal addresses or library messages;
+    # the original exception stays attached (__cause__) for the gateway's log.
     if (refused := caused_by(*_REFUSED)) is not None:
-        return _unavailable(service, refused)
+        return _unavailable(service, _why_unreachable(refused))
     if caused_by(aiohttp.ServerDisconnectedError) is not None:
         return UpstreamBadResponse(
             f"The upstream of {service} closed the connection without an answer."
         )
     if caused_by(*_TIMEOUTS) is not None:
         return _timeout(service, timeout)
-    if (invalid := caused_by(*_INVALID)) is not None:
+    if caused_by(ConnectionResetError, BrokenPipeError, aiohttp.ClientOSError) is not None:
+        return UpstreamBadResponse(f"The upstream of {service} reset the connection.")
+    if caused_by(*_INVALID) is not None:
         return UpstreamBadResponse(
-            f"The upstream of {service} sent an invalid answer or reset the connection:"
-            f" {_short(invalid)}."
+            f"The upstream of {service} sent an answer that is not valid HTTP."
         )
     if (os_error := caused_by(OSError)) is not None:
-        return _unavailable(service, os_error)
+        return _unavailable(service, _why_unreachable(os_error))
     return None
 
 
-def _unavailable(service: str, exc: BaseException) -> UpstreamUnavailable:
-    error = UpstreamUnavailable(f"The upstream of {service} cannot be reached: {_short(exc)}.")
+def _why_unreachable(exc: BaseException) -> str:
+    text = str(exc).lower()
+    if isinstance(exc, aiohttp.ClientConnectorDNSError) or ("name" in text and "resol" in text):
+        return "its host name does not resolve"
+    if "refused" in text:
+        return "connection refused"
+    if "unreachable" in text or "no route" in text:
+        return "no route to it"
+    return "connection failed"
+
+
+def _unavailable(service: str, why: str) -> UpstreamUnavailable:
+    error = UpstreamUnavailable(f"The upstream of {service} cannot be reached ({why}).")
     error.not_sent = True
     return error
 
 
 def _timeout(service: str, timeout: float) -> UpstreamTimeout:
     return UpstreamTimeout(f"The upstream of {service} did not answer within {timeout:g} s.")
-
-
-def _short(exc: BaseException) -> str:
-    text = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
-    return text[:200]

@@ -49,14 +49,39 @@ def forwardable_request_headers(headers: Sequence[tuple[str, str]]) -> list[tupl
     return out
 
 
+# The gateway's own server adds Date (two would disagree); Server names upstream software;
+# Set-Cookie would set cookies on the gateway's domain, shared by every service behind it.
+UPSTREAM_PRIVATE = frozenset({"date", "server", "set-cookie", "x-powered-by"})
+
+
 def forwardable_response_headers(headers: Iterable[tuple[str, str]]) -> list[tuple[str, str]]:
-    """The upstream's headers a caller may see (the framing is the gateway's)."""
+    """The upstream's headers a caller may see (framing and the X-XYB-* marks are the gateway's)."""
     pairs = list(headers)
     listed = _connection_listed(pairs)
-    return [
-        (name.lower(), value)
-        for name, value in pairs
-        if name.lower() not in HOP_BY_HOP
-        and name.lower() not in listed
-        and name.lower() != "set-cookie"
-    ]
+    out: list[tuple[str, str]] = []
+    for name, value in pairs:
+        lower = name.lower()
+        if lower in HOP_BY_HOP or lower in listed or lower in UPSTREAM_PRIVATE:
+            continue
+        if lower.startswith("x-xyb-"):
+            continue
+        out.append((lower, value))
+    return out
+
+
+def with_via(headers: list[tuple[str, str]], gateway_id: str) -> list[tuple[str, str]]:
+    """Append this gateway to Via (RFC 9110 §7.6.3), keeping earlier hops."""
+    earlier = [value for name, value in headers if name == "via"]
+    kept = [(name, value) for name, value in headers if name != "via"]
+    kept.append(("via", ", ".join([*earlier, f"1.1 {gateway_id}"])))
+    return kept
+
+
+def has_visited(via_values: Iterable[str], gateway_id: str) -> bool:
+    """Whether a Via header names this gateway: the request has looped back through it."""
+    for value in via_values:
+        for hop in value.split(","):
+            parts = hop.strip().split()
+            if len(parts) >= 2 and parts[1] == gateway_id:
+                return True
+    return False

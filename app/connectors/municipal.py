@@ -20,7 +20,11 @@ from app.connectors.base import (
     UpstreamTimeout,
 )
 from app.connectors.errors import map_transport_error
-from app.connectors.headers import forwardable_request_headers, forwardable_response_headers
+from app.connectors.headers import (
+    forwardable_request_headers,
+    forwardable_response_headers,
+    with_via,
+)
 
 _TRANSPORT_ERRORS = (httpx.HTTPError, aiohttp.ClientError, HttpProcessingError, OSError)
 _BACKOFF_BASE_S = 0.05
@@ -30,6 +34,11 @@ def _backoff(attempt: int) -> float:
     """Exponential backoff with jitter, so retries from many callers do not arrive together."""
     jitter: float = random.uniform(0.5, 1.5)  # noqa: S311
     return float(_BACKOFF_BASE_S * pow(2.0, attempt) * jitter)
+
+
+def _declared(response: httpx.Response) -> int | None:
+    value = response.headers.get("content-length")
+    return int(value) if value is not None and value.isdigit() else None
 
 
 def _is_json(content_type: str) -> bool:
@@ -60,7 +69,11 @@ class MunicipalConnector:
         await self._transport.aclose()
 
     def _build(self, request: UpstreamRequest) -> httpx.Request:
-        headers = forwardable_request_headers(request.headers)
+        headers = with_via(forwardable_request_headers(request.headers), self.config.gateway_id)
+        if not any(name == "accept-encoding" for name, _ in headers):
+            # Otherwise the client library asks for gzip on the caller's behalf and the caller,
+            # who never said it accepts gzip, gets a compressed body.
+            headers.append(("accept-encoding", "identity"))
         headers.append(("x-request-id", request.request_id))
         headers.append(("x-xyb-division", request.division))
         if request.client_id is not None:
@@ -121,7 +134,12 @@ class MunicipalConnector:
                 (k.decode("latin-1"), v.decode("latin-1")) for k, v in response.headers.raw
             )
             self._check_json(response, body)
-            return UpstreamResponse(status=response.status_code, headers=headers, body=body)
+            return UpstreamResponse(
+                status=response.status_code,
+                headers=headers,
+                body=body,
+                declared_length=_declared(response),
+            )
         raw = response.aiter_raw()
         chunks: list[bytes] = []
         size = 0
@@ -149,7 +167,12 @@ class MunicipalConnector:
         if complete:
             await response.aclose()
             self._check_json(response, body)
-            return UpstreamResponse(status=response.status_code, headers=headers, body=body)
+            return UpstreamResponse(
+                status=response.status_code,
+                headers=headers,
+                body=body,
+                declared_length=_declared(response),
+            )
 
         async def rest() -> AsyncIterator[bytes]:
             total = size
@@ -177,6 +200,7 @@ class MunicipalConnector:
             status=response.status_code,
             headers=headers,
             body=body,
+            declared_length=_declared(response),
             complete=False,
             rest=rest,
             aclose=response.aclose,

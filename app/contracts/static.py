@@ -19,12 +19,7 @@ from urllib.parse import quote, unquote
 
 from jsonschema import FormatChecker
 from jsonschema.exceptions import ValidationError
-from openapi_schema_validator import (
-    OAS30Validator,
-    OAS31Validator,
-    oas30_format_checker,
-    oas31_format_checker,
-)
+from openapi_schema_validator import oas30_format_checker, oas31_format_checker
 
 from app.contracts.matchers import example_of, is_matcher, json_path
 from app.contracts.model import Contract, Interaction
@@ -41,7 +36,7 @@ from app.services.openapi import (
 from app.services.openapi.messages import closest_errors, request_detail, unexpected_properties
 from app.services.openapi.parsing import OpenAPIVersion
 from app.services.openapi.problems import escape_token, fragment_parts, pointer_parts
-from app.services.openapi.validation import document_resolver
+from app.services.openapi.validation import document_resolver, validator_class
 
 __all__ = [
     "StaticProblem",
@@ -433,8 +428,7 @@ class _Checker:
         self, interaction: Interaction, body: Any, schema_parts: Parts, described: str
     ) -> None:
         resolved = self.lenient_resolver.lookup("#" + quote(_pointer(schema_parts), safe="/~"))
-        cls = OAS30Validator if self.version == "3.0" else OAS31Validator
-        validator = cls(
+        validator = validator_class(self.version)(
             resolved.contents,
             _resolver=resolved.resolver,
             format_checker=_format_checker(self.version),

@@ -88,6 +88,9 @@ class Settings(BaseSettings):
     breaker_threshold: int = Field(default=5, ge=1, le=1000)
     breaker_cooldown: float = Field(default=30.0, gt=0, le=3600)
     upstream_max_concurrency: int = Field(default=100, ge=1, le=100_000)
+    # Names this deployment in the Via header it adds upstream; a request that already carries it
+    # has looped back through the gateway (a service whose upstream is the gateway itself).
+    gateway_id: str = Field(default="xyb-gateway", pattern=r"^[A-Za-z0-9._-]{1,64}$")
 
     @field_validator("timezone")
     @classmethod
@@ -201,6 +204,16 @@ def load_or_create_secret(data_dir: Path, name: str) -> str:
             # The winner created the file but has not written it yet.
             time.sleep(0.01)
         raise RuntimeError(f"secret file {path} exists but is empty") from None
+
+
+def read_secret(data_dir: Path, name: str) -> str | None:
+    """A secret generated earlier into the data dir, without creating one."""
+    path = data_dir / name
+    try:
+        value = path.read_text(encoding="ascii").strip()
+    except (FileNotFoundError, NotADirectoryError):
+        return None
+    return value or None
 
 
 def get_settings() -> Settings:

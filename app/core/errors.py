@@ -28,6 +28,7 @@ Pointers in ``errors`` are RFC 6901 JSON pointers into the request seen as one d
 from __future__ import annotations
 
 import json
+import re
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from http import HTTPStatus
@@ -37,7 +38,7 @@ from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.responses import Response
-from starlette.routing import Match
+from starlette.routing import compile_path
 from starlette.types import Scope
 
 from app.core.context import request_id_of
@@ -293,13 +294,35 @@ def problem_response(
     )
 
 
+def _method_index(app: FastAPI) -> list[tuple[re.Pattern[str], frozenset[str]]]:
+    """(path regex, methods) of every route, built once: included routers are flattened through
+    the OpenAPI paths (FastAPI wraps them, so scanning app.routes misses their methods)."""
+    index: list[tuple[re.Pattern[str], frozenset[str]]] | None = getattr(
+        app.state, "method_index", None
+    )
+    if index is None:
+        index = []
+        for template, item in app.openapi().get("paths", {}).items():
+            methods = frozenset(m.upper() for m in item if m.upper() in _HTTP_METHODS)
+            index.append((compile_path(template)[0], methods))
+        for route in app.router.routes:
+            route_methods = getattr(route, "methods", None)
+            path = getattr(route, "path", None)
+            if route_methods and isinstance(path, str):
+                index.append((compile_path(path)[0], frozenset(route_methods)))
+        app.state.method_index = index
+    return index
+
+
+_HTTP_METHODS = frozenset({"GET", "PUT", "POST", "DELETE", "OPTIONS", "HEAD", "PATCH", "TRACE"})
+
+
 def _allowed_methods(app: FastAPI, scope: Scope) -> list[str]:
     """Every method served at this path, across all routes (Starlette reports only the first)."""
+    path = scope["path"]
     methods: set[str] = set()
-    for route in app.router.routes:
-        match, _ = route.matches({**scope, "method": "\x00"})
-        route_methods = getattr(route, "methods", None)
-        if match is not Match.NONE and route_methods:
+    for regex, route_methods in _method_index(app):
+        if regex.match(path):
             methods.update(route_methods)
     return sorted(methods)
 
@@ -355,11 +378,15 @@ async def _request_validation_handler(request: Request, exc: Exception) -> Respo
     malformed = [e for e in exc.errors() if e.get("type") == "json_invalid"]
     if malformed:
         reason = (malformed[0].get("ctx") or {}).get("error", "invalid JSON")
+        position = [p for p in malformed[0].get("loc", ()) if isinstance(p, int)]
+        where = f" (at character {position[0]})" if position else ""
         return problem_response(
             MALFORMED_BODY,
-            f"The body is not valid JSON: {reason}.",
+            f"The body is not valid JSON: {reason}{where}.",
             instance=instance,
-            extensions={"errors": [e for e in errors if e.get("type") == "json_invalid"]},
+            extensions={
+                "errors": [{"pointer": "/body", "detail": f"not valid JSON: {reason}{where}"}]
+            },
         )
     count = len(errors)
     detail = f"{count} part{'s' if count != 1 else ''} of the request did not validate."

@@ -104,7 +104,10 @@ class PathMatcher(Generic[T]):
         if target is None and method.upper() == "HEAD":
             target = node.methods.get("GET")
         if target is None:
-            return MethodMismatch(node.path, tuple(sorted(node.methods)))
+            allowed = set(node.methods)
+            if "GET" in allowed:
+                allowed.add("HEAD")  # served as GET without the body
+            return MethodMismatch(node.path, tuple(sorted(allowed)))
         return Match(node.path, target, params)
 
     def _find(

@@ -13,7 +13,7 @@ import time
 import uuid
 from collections.abc import Callable
 from datetime import UTC, datetime
-from urllib.parse import unquote
+from urllib.parse import unquote, urlsplit
 
 from starlette.types import ASGIApp, Receive, Scope, Send
 
@@ -22,6 +22,7 @@ from app.connectors.base import (
     UpstreamRequest,
     UpstreamResponse,
 )
+from app.connectors.headers import has_visited
 from app.core.context import request_id_of
 from app.core.divisions import division as known_division
 from app.core.errors import (
@@ -29,6 +30,7 @@ from app.core.errors import (
     MethodNotAllowed,
     NotFound,
     problem_response,
+    register_problem_type,
 )
 from app.gateway.events import AccessEvent, AccessEventSink, outcome_of
 from app.gateway.matcher import Match, MethodMismatch
@@ -39,6 +41,40 @@ log = logging.getLogger("xyb.gateway")
 
 IDEMPOTENT = frozenset({"GET", "HEAD", "OPTIONS", "PUT", "DELETE", "TRACE"})
 UPSTREAM_HEADER = b"x-xyb-upstream"
+_NO_BODY_STATUSES = frozenset({204, 304})
+
+BAD_PATH = register_problem_type(
+    "bad-path",
+    400,
+    "Path segment refused",
+    "A path segment is '.' or '..' or hides a '/', '\\' or NUL behind percent-encoding: the"
+    " upstream could read it as a different path than the one the gateway checked.",
+)
+LOOP_DETECTED = register_problem_type(
+    "loop-detected",
+    508,
+    "Loop detected",
+    "The request came back through this gateway (its Via header names it): a service's upstream"
+    " URL points at the gateway itself.",
+)
+
+
+class BadPath(GatewayError):
+    problem = BAD_PATH
+
+
+class LoopDetected(GatewayError):
+    problem = LOOP_DETECTED
+
+
+def _check_segments(segments: list[str]) -> None:
+    for raw in segments:
+        decoded = unquote(raw)
+        if decoded in (".", "..") or any(c in decoded for c in ("/", "\\", "\x00")):
+            raise BadPath(
+                f"The path segment {raw!r} is refused: '.', '..' and encoded '/', '\\' or NUL"
+                " could reach a different upstream path than the one checked."
+            )
 
 
 class _CutShort(RuntimeError):
@@ -85,9 +121,12 @@ async def _read_body(receive: Receive) -> bytes:
 class GatewayProxy:
     """The ASGI app mounted at ``/gw``."""
 
-    def __init__(self, table: Callable[[], RouteTable], sink: AccessEventSink) -> None:
+    def __init__(
+        self, table: Callable[[], RouteTable], sink: AccessEventSink, *, gateway_id: str
+    ) -> None:
         self._table = table
         self._sink = sink
+        self._gateway_id = gateway_id
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         started = time.perf_counter()
@@ -121,8 +160,15 @@ class GatewayProxy:
         self, scope: Scope, receive: Receive, send: Send, parts: list[str], call: _Call
     ) -> None:
         method: str = scope["method"]
+        via = [v.decode("latin-1") for k, v in scope["headers"] if k == b"via"]
+        if via and has_visited(via, self._gateway_id):
+            raise LoopDetected(
+                "This request has already passed through this gateway: a service's upstream URL"
+                " points back at the gateway."
+            )
         entry = self._service(parts)
         call.service, call.service_id = entry.key, entry.id
+        _check_segments(parts[4:])
         rest = "/" + "/".join(parts[4:])
         scope["xyb.route_template"] = f"/gw/{entry.division}/{entry.slug}"
         found = entry.matcher.match(method, rest)
@@ -148,7 +194,7 @@ class GatewayProxy:
         upstream = await self._call_upstream(
             entry, operation, scope, rest, query, headers, body, call
         )
-        await self._relay(entry, upstream, send, call)
+        await self._relay(entry, upstream, send, call, head=method == "HEAD")
 
     def _service(self, parts: list[str]) -> ServiceEntry:
         if len(parts) < 4 or not parts[2] or not parts[3]:
@@ -208,6 +254,15 @@ class GatewayProxy:
             )
         except ConnectorError as exc:
             entry.breaker.record_failure(exc.detail)
+            # The caller gets a plain sentence; the operator's log gets what the library said.
+            log.warning(
+                "upstream call failed",
+                extra={
+                    "service": entry.key,
+                    "error": exc.detail,
+                    "cause": repr(exc.__cause__) if exc.__cause__ else None,
+                },
+            )
             raise
         except BaseException:
             entry.breaker.release_probe()
@@ -222,15 +277,32 @@ class GatewayProxy:
         return upstream
 
     async def _relay(
-        self, entry: ServiceEntry, upstream: UpstreamResponse, send: Send, call: _Call
+        self,
+        entry: ServiceEntry,
+        upstream: UpstreamResponse,
+        send: Send,
+        call: _Call,
+        *,
+        head: bool,
     ) -> None:
-        headers = [(k.encode("latin-1"), v.encode("latin-1")) for k, v in upstream.headers]
+        headers = [
+            (k.encode("latin-1"), _rewrite_location(entry, k, v).encode("latin-1"))
+            for k, v in upstream.headers
+        ]
         headers.append((UPSTREAM_HEADER, entry.key.encode("ascii")))
-        if upstream.complete:
+        no_body = head or upstream.status in _NO_BODY_STATUSES or upstream.status < 200
+        if head and upstream.declared_length is not None:
+            # A HEAD answer describes the GET answer's length; it has no body to measure.
+            headers.append((b"content-length", str(upstream.declared_length).encode("ascii")))
+        elif upstream.complete and not no_body:
             headers.append((b"content-length", str(len(upstream.body)).encode("ascii")))
         call.status = upstream.status
         call.from_upstream = True
         await send({"type": "http.response.start", "status": upstream.status, "headers": headers})
+        if no_body:
+            await upstream.aclose()
+            await send({"type": "http.response.body", "body": b"", "more_body": False})
+            return
         if upstream.complete:
             await send({"type": "http.response.body", "body": upstream.body, "more_body": False})
             return
@@ -273,6 +345,23 @@ class GatewayProxy:
             )
         except Exception:
             log.exception("access event sink failed")
+
+
+def _rewrite_location(entry: ServiceEntry, name: str, value: str) -> str:
+    """Point Location/Content-Location at the gateway when they point into the upstream."""
+    if name not in ("location", "content-location"):
+        return value
+    gateway = f"/gw/{entry.division}/{entry.slug}"
+    base = entry.upstream_url.rstrip("/")
+    if value == base or value.startswith(base + "/"):
+        return gateway + value[len(base) :]
+    base_path = urlsplit(base).path.rstrip("/")
+    if value.startswith("/") and not value.startswith("//"):
+        if not base_path:
+            return gateway + value
+        if value == base_path or value.startswith(base_path + "/"):
+            return gateway + value[len(base_path) :]
+    return value
 
 
 class GatewayShortcut:

@@ -237,6 +237,7 @@ class RouteTableManager:
                     buffer_bytes=int(self.settings.upstream_buffer),
                     max_response_bytes=int(self.settings.upstream_max_response),
                     retries=row.retries,
+                    gateway_id=self.settings.gateway_id,
                 )
             )
             breaker = CircuitBreaker(

@@ -15,6 +15,7 @@ from app.core.divisions import division as known_division
 from app.core.errors import NotFound
 from app.core.openapi import problem_responses
 from app.core.security import require_admin
+from app.gateway.openapi_doc import add_gateway_responses
 from app.gateway.routetable import RouteTableManager
 from app.models.service import DataClassification, Operation, Service, ServiceStatus, ServiceVersion
 from app.schemas.services import (
@@ -31,6 +32,7 @@ from app.services.onboarding import (
     Plan,
     build_plan,
     create_service,
+    ensure_not_onboarded,
     replace_service,
     retire_service,
 )
@@ -214,6 +216,8 @@ async def onboard_service(
     manager = _routes(request)
     plan = await _plan(body, request, manager)
     if dry_run:
+        # A dry run predicts the real answer, a conflict included.
+        await ensure_not_onboarded(session, body.division, body.slug)
         response.status_code = 200
         return _plan_out(plan)
     service = await create_service(session, plan)
@@ -368,13 +372,15 @@ async def service_openapi(
     """One service's OpenAPI document as seen through the gateway (paths under /gw/...)."""
     service = await _load(session, service_id)
     analysis = analyse(service.document, check_spec=False)
-    return service_document(
-        MergeInput(
-            division=service.division,
-            slug=service.slug,
-            name=service.name,
-            document=service.document,
-            operations=analysis.operations,
-        ),
-        server_url=str(request.base_url).rstrip("/"),
+    return add_gateway_responses(
+        service_document(
+            MergeInput(
+                division=service.division,
+                slug=service.slug,
+                name=service.name,
+                document=service.document,
+                operations=analysis.operations,
+            ),
+            server_url=str(request.base_url).rstrip("/"),
+        )
     )

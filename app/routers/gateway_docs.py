@@ -6,6 +6,7 @@ from typing import Any
 
 from fastapi import APIRouter, Request
 
+from app.gateway.openapi_doc import add_gateway_responses
 from app.gateway.routetable import RouteTableManager
 from app.services.openapi import MergeInput, merge_documents
 
@@ -27,19 +28,21 @@ async def gateway_openapi(request: Request) -> dict[str, Any]:
     cached = cache.get(key)
     if cached is None:
         entries = sorted(table.services.values(), key=lambda e: (e.division, e.slug))
-        cached = merge_documents(
-            [
-                MergeInput(
-                    division=e.division,
-                    slug=e.slug,
-                    name=e.name,
-                    document=e.document,
-                    operations=list(e.specs().values()),
-                )
-                for e in entries
-            ],
-            title="xyb-gateway: services reachable through /gw",
-            server_url=server,
+        cached = add_gateway_responses(
+            merge_documents(
+                [
+                    MergeInput(
+                        division=e.division,
+                        slug=e.slug,
+                        name=e.name,
+                        document=e.document,
+                        operations=list(e.specs().values()),
+                    )
+                    for e in entries
+                ],
+                title="xyb-gateway: services reachable through /gw",
+                server_url=server,
+            )
         )
         cache.clear()  # one table generation at a time
         cache[key] = cached

@@ -3,13 +3,27 @@
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Any
+from typing import Annotated, Any
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, WithJsonSchema
 
 from app.models.service import DataClassification
 
 SLUG_PATTERN = r"^[a-z0-9-]{2,40}$"
+
+
+def _text_or_object(value: Any) -> str | dict[str, Any]:
+    if isinstance(value, str | dict):
+        return value
+    raise ValueError("must be the text of a JSON or YAML document, or a JSON object")
+
+
+# One error at the field itself, not one per union member (/body/document/str, ...).
+TextOrObject = Annotated[
+    Any,
+    AfterValidator(_text_or_object),
+    WithJsonSchema({"anyOf": [{"type": "string"}, {"type": "object"}]}),
+]
 
 
 class Binding(BaseModel):
@@ -43,11 +57,11 @@ class ServiceIn(BaseModel):
     breaker_threshold: int | None = Field(default=None, ge=1, le=1000)
     breaker_cooldown_s: float | None = Field(default=None, gt=0, le=3600)
     max_concurrency: int | None = Field(default=None, ge=1, le=100_000)
-    document: str | dict[str, Any] = Field(
+    document: TextOrObject = Field(
         description="the OpenAPI 3.0/3.1 document: its text (JSON or YAML) or a JSON object"
     )
     bindings: list[Binding] = Field(default_factory=list, max_length=10_000)
-    contracts: list[str | dict[str, Any]] = Field(
+    contracts: list[TextOrObject] = Field(
         default_factory=list,
         max_length=100,
         description="contracts (YAML text or objects) to check the document against and record;"

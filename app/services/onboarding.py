@@ -378,18 +378,24 @@ async def _write_version(session: AsyncSession, service: Service, plan: Plan) ->
     await session.flush()
 
 
-async def create_service(session: AsyncSession, plan: Plan) -> Service:
-    """Store a new service (or revive a retired one as its next version)."""
-    spec = plan.spec
+async def ensure_not_onboarded(session: AsyncSession, division: str, slug: str) -> Service | None:
+    """The retired service of that name (None if there is none); 409 if it is active."""
     existing = await session.scalar(
-        select(Service).where(Service.division == spec.division, Service.slug == spec.slug)
+        select(Service).where(Service.division == division, Service.slug == slug)
     )
     if existing is not None and existing.status == ServiceStatus.ACTIVE:
         raise Conflict(
-            f"{spec.division}/{spec.slug} is already onboarded (id {existing.id}); PUT"
+            f"{division}/{slug} is already onboarded (id {existing.id}); PUT"
             f" /admin/services/{existing.id} publishes a new version.",
             extensions={"service_id": existing.id},
         )
+    return existing
+
+
+async def create_service(session: AsyncSession, plan: Plan) -> Service:
+    """Store a new service (or revive a retired one as its next version)."""
+    spec = plan.spec
+    existing = await ensure_not_onboarded(session, spec.division, spec.slug)
     seq = await next_change_seq(session)
     now = datetime.now(UTC)
     if existing is not None:

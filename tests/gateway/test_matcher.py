@@ -49,7 +49,7 @@ def test_nested_and_mixed_segments() -> None:
 
 def test_method_mismatch_lists_allowed_methods() -> None:
     found = _matcher().match("PATCH", "/records/7")
-    assert found == MethodMismatch("/records/{id}", ("DELETE", "GET"))
+    assert found == MethodMismatch("/records/{id}", ("DELETE", "GET", "HEAD"))
 
 
 def test_head_falls_back_to_get() -> None:

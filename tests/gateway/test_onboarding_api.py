@@ -330,3 +330,30 @@ async def test_merged_and_per_service_documents(
     ).json()
     assert set(one["paths"]) == {p for p in merged["paths"] if p.startswith("/gw/430100/")}
     json.dumps(one)  # serialisable
+
+
+async def test_dry_run_predicts_a_conflict(
+    client: httpx.AsyncClient, admin_headers: dict[str, str]
+) -> None:
+    await onboard(client, admin_headers)
+    response = await client.post(
+        "/admin/services", params={"dry_run": "true"}, json=service_body(), headers=admin_headers
+    )
+    assert response.status_code == 409
+
+
+async def test_a_document_of_the_wrong_kind_is_one_error_at_the_field(
+    client: httpx.AsyncClient, admin_headers: dict[str, str]
+) -> None:
+    response = await client.post(
+        "/admin/services", json=service_body(document=[]), headers=admin_headers
+    )
+    assert response.status_code == 422
+    assert [e["pointer"] for e in response.json()["errors"]] == ["/body/document"]
+    malformed = await client.post(
+        "/admin/services",
+        content=b'{"division": ',
+        headers={**admin_headers, "Content-Type": "application/json"},
+    )
+    assert malformed.status_code == 400
+    assert [e["pointer"] for e in malformed.json()["errors"]] == ["/body"]

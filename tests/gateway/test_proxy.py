@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 import httpx
 import pytest
 import respx
@@ -182,7 +184,7 @@ async def test_unknown_things_are_404_and_wrong_methods_405(client: httpx.AsyncC
         assert words in response.json()["detail"], (path, response.json()["detail"])
     response = await client.patch("/gw/430100/bdc/records/BDC430100-2023-0000001")
     assert response.status_code == 405
-    assert response.headers["allow"] == "DELETE, GET"
+    assert response.headers["allow"] == "DELETE, GET, HEAD"
 
 
 @pytest.mark.usefixtures("bdc")
@@ -268,3 +270,147 @@ async def test_concurrency_cap_refuses_the_call_over_it(
     assert second.status_code == 503
     assert second.json()["type"] == "/problems/upstream-busy"
     assert second.headers["retry-after"] == "1"
+
+
+@pytest.mark.usefixtures("bdc")
+@pytest.mark.parametrize(
+    "path",
+    [
+        "/records/..",
+        "/records/%2e%2e",
+        "/records/%2E%2E/secret",
+        "/records/./latest",
+        "/records/a%2Fb",
+        "/records/a%5Cb",
+        "/records/a%00b",
+    ],
+)
+async def test_dot_segments_and_hidden_separators_never_reach_the_upstream(
+    app: FastAPI, upstream: respx.MockRouter, path: str
+) -> None:
+    # httpx would normalise dot segments before sending; speak ASGI to send them as-is.
+    upstream.route().respond(200, json=RECORD)
+    raw = ("/gw/430100/bdc" + path).encode()
+    messages: list[dict[str, Any]] = []
+
+    async def receive() -> dict[str, Any]:
+        return {"type": "http.request", "body": b"", "more_body": False}
+
+    async def send(message: dict[str, Any]) -> None:
+        messages.append(message)
+
+    scope = {
+        "type": "http",
+        "asgi": {"version": "3.0"},
+        "http_version": "1.1",
+        "method": "GET",
+        "scheme": "http",
+        "path": raw.decode(),
+        "raw_path": raw,
+        "query_string": b"",
+        "root_path": "",
+        "headers": [(b"host", b"testserver")],
+        "client": ("127.0.0.1", 1),
+        "server": ("testserver", 80),
+    }
+    await app(scope, receive, send)  # type: ignore[arg-type]
+    assert messages[0]["status"] == 400, path
+    assert b"/problems/bad-path" in messages[1]["body"]
+    assert not upstream.calls
+
+
+@pytest.mark.usefixtures("bdc")
+async def test_compression_is_only_asked_for_by_the_caller(
+    client: httpx.AsyncClient, upstream: respx.MockRouter
+) -> None:
+    route = upstream.get("/records/latest").respond(200, json=RECORD)
+    del client.headers["accept-encoding"]  # httpx sends one by default
+    await client.get("/gw/430100/bdc/records/latest")
+    assert route.calls.last.request.headers["accept-encoding"] == "identity"
+    await client.get("/gw/430100/bdc/records/latest", headers={"Accept-Encoding": "gzip"})
+    assert route.calls.last.request.headers["accept-encoding"] == "gzip"
+    assert route.calls.last.request.headers["via"] == "1.1 xyb-gateway"
+
+
+@pytest.mark.usefixtures("bdc")
+async def test_upstream_date_server_and_gateway_marks_are_not_relayed(
+    client: httpx.AsyncClient, upstream: respx.MockRouter
+) -> None:
+    upstream.get("/records/latest").respond(
+        200,
+        json=RECORD,
+        headers={
+            "Date": "Mon, 01 Jan 2001 00:00:00 GMT",
+            "Server": "Apache/2.2.3 (CentOS)",
+            "X-Powered-By": "PHP/5.2",
+            "X-XYB-Upstream": "999999/spoofed",
+        },
+    )
+    response = await client.get("/gw/430100/bdc/records/latest")
+    assert "server" not in response.headers
+    assert "x-powered-by" not in response.headers
+    assert "date" not in response.headers  # the gateway's server adds its own
+    assert response.headers.get_list("x-xyb-upstream") == ["430100/bdc"]
+
+
+@pytest.mark.usefixtures("bdc")
+@pytest.mark.parametrize(
+    ("location", "expected"),
+    [
+        ("/api/v2/records/BDC430100-2023-0000009", "/gw/430100/bdc/records/BDC430100-2023-0000009"),
+        (f"{UPSTREAM}/records/x", "/gw/430100/bdc/records/x"),
+        ("https://elsewhere.example/x", "https://elsewhere.example/x"),
+        ("/other/app", "/other/app"),
+    ],
+)
+async def test_location_points_back_through_the_gateway(
+    client: httpx.AsyncClient, upstream: respx.MockRouter, location: str, expected: str
+) -> None:
+    upstream.post("/records").respond(201, json=RECORD, headers={"Location": location})
+    response = await client.post(
+        "/gw/430100/bdc/records", json={"owner_id_number": ID, "address": "a", "area": 1}
+    )
+    assert response.headers["location"] == expected
+
+
+@pytest.mark.usefixtures("bdc")
+async def test_head_keeps_the_length_and_204_has_none(
+    client: httpx.AsyncClient, upstream: respx.MockRouter
+) -> None:
+    upstream.head("/records/latest").respond(200, headers={"Content-Length": "1234"})
+    head = await client.head("/gw/430100/bdc/records/latest")
+    assert head.status_code == 200
+    assert head.headers["content-length"] == "1234"
+    assert head.content == b""
+    upstream.delete("/records/BDC430100-2023-0000001").respond(204)
+    gone = await client.delete("/gw/430100/bdc/records/BDC430100-2023-0000001")
+    assert gone.status_code == 204
+    assert "content-length" not in gone.headers
+
+
+@pytest.mark.usefixtures("bdc")
+async def test_a_request_that_looped_back_is_refused(
+    client: httpx.AsyncClient, upstream: respx.MockRouter
+) -> None:
+    upstream.route().respond(200, json=RECORD)
+    looped = await client.get(
+        "/gw/430100/bdc/records/latest", headers={"Via": "1.1 proxy-a, 1.1 xyb-gateway"}
+    )
+    assert looped.status_code == 508
+    assert looped.json()["type"] == "/problems/loop-detected"
+    assert not upstream.calls
+    other = await client.get("/gw/430100/bdc/records/latest", headers={"Via": "1.1 other-gw"})
+    assert other.status_code == 200
+
+
+@pytest.mark.usefixtures("bdc")
+async def test_upstream_failures_do_not_leak_internal_addresses(
+    client: httpx.AsyncClient, upstream: respx.MockRouter
+) -> None:
+    upstream.get("/records/latest").mock(
+        side_effect=httpx.ConnectError("Cannot connect to host 10.9.8.7:8443 ssl:default")
+    )
+    response = await client.get("/gw/430100/bdc/records/latest")
+    assert response.status_code == 503
+    assert "10.9.8.7" not in response.text
+    assert "connection failed" in response.json()["detail"]

@@ -235,6 +235,14 @@ class _Analyser:
                 continue
             seen[key] = spec.pointer
             found.append(spec)
+            if spec.location == "cookie":
+                self.warnings.append(
+                    DocProblem(
+                        spec.pointer,
+                        f"The gateway does not forward cookies, so the cookie parameter"
+                        f" '{spec.name}' never reaches the service; use a header.",
+                    )
+                )
         return found, complete
 
     # -- request bodies --------------------------------------------------------------------------
@@ -532,8 +540,41 @@ def _servers(document: dict[str, Any], problems: list[DocProblem]) -> list[str]:
             )
             return match.group(0)
 
-        urls.append(_SERVER_VARIABLE.sub(substitute, server["url"]))
+        count = len(problems)
+        url = _SERVER_VARIABLE.sub(substitute, server["url"])
+        if len(problems) == count:  # a URL with an unresolved {variable} is no URL to use
+            urls.append(url)
     return urls
+
+
+def _check_paths_and_webhooks(document: dict[str, Any], analyser: _Analyser) -> None:
+    """The gateway routes the operations under ``paths``; it never routes webhooks (requests the
+    service would send, not receive). OpenAPI 3.1 only: in 3.0 ``paths`` is required and
+    ``webhooks`` not allowed, which the meta-schema check reports."""
+    if analyser.version != "3.1":
+        return
+    has_webhooks = isinstance(document.get("webhooks"), dict) and bool(document["webhooks"])
+    if "paths" in document:
+        if has_webhooks:
+            analyser.warnings.append(
+                DocProblem(
+                    "/webhooks",
+                    "Webhooks are not routed through the gateway; they are dropped, and only the"
+                    " operations under paths are exposed.",
+                )
+            )
+    elif has_webhooks:
+        analyser.problems.append(
+            DocProblem(
+                "/webhooks",
+                "The document has webhooks but no paths; webhooks are not routed through the"
+                " gateway, so it has no operations to expose.",
+            )
+        )
+    elif "components" in document:  # with neither, the meta-schema check asks for one of them
+        analyser.problems.append(
+            DocProblem("", "The document has no paths, so it has no operations to expose.")
+        )
 
 
 def _finish(problems: list[DocProblem]) -> list[DocProblem]:
@@ -567,6 +608,7 @@ def analyse(document: dict[str, Any], *, check_spec: bool = True) -> Analysis:
     refs = check_refs(document)
     analyser = _Analyser(document, version, refs)
     servers = _servers(document, analyser.problems)
+    _check_paths_and_webhooks(document, analyser)
     analyser.paths(document.get("paths"))
     analyser.name_operations()
     security = document.get("security")

@@ -106,8 +106,15 @@ def _requires_ref(error: ValidationError) -> bool:
     return error.validator == "required" and isinstance(required, list) and "$ref" in required
 
 
-def closest_errors(error: ValidationError) -> list[ValidationError]:
-    """The errors that explain ``error``: itself, or for oneOf/anyOf the closest alternative's."""
+def closest_errors(error: ValidationError, *, for_request: bool = False) -> list[ValidationError]:
+    """The errors that explain ``error``: itself, or for oneOf/anyOf the closest alternative's.
+
+    When the value's discriminating field (an ``enum``/``const`` member such as ``type``) fits no
+    alternative, a document is told what the closest alternative wants there. A request
+    (``for_request``) is told that it matches none of the allowed forms in that case, and when
+    two alternatives are equally close with different errors: naming one alternative's errors
+    would suggest it is the only one.
+    """
     if error.validator not in _COMBINATORS or not error.context:
         return [error]
     branches: dict[int, list[ValidationError]] = {}
@@ -129,16 +136,52 @@ def closest_errors(error: ValidationError) -> list[ValidationError]:
             continue  # an alternative for another kind (e.g. another parameter location)
         candidates.append(errors)
     if not candidates:
+        if for_request:
+            return [error]
         candidates = [errors for _, errors in sorted(branches.items())]
     if len(candidates) > 1 and all(_only_requires(errors, depth) for errors in candidates):
         return [error]  # "needs one of these fields": said by the combinator itself
     best = min(candidates, key=len)
+    tied = [other for other in candidates if len(other) == len(best)]
+    if for_request and any(_signature(other) != _signature(best) for other in tied):
+        # No alternative is closer than another: naming one would mislead.
+        return [_types_of(tied, depth) or error]
     specific = [e for e in best if e.validator not in _COMBINATORS or e.context]
     chosen = specific or best
     result: list[ValidationError] = []
     for sub in chosen:
-        result.extend(closest_errors(sub))
+        result.extend(closest_errors(sub, for_request=for_request))
     return result or [error]
+
+
+def _signature(errors: list[ValidationError]) -> frozenset[tuple[Any, ...]]:
+    return frozenset((tuple(e.absolute_path), e.validator, e.message) for e in errors)
+
+
+def _types_of(alternatives: list[list[ValidationError]], depth: int) -> ValidationError | None:
+    """Alternatives that each only want another type of the value: one error naming them all
+    ("must be a string or an integer"), else None."""
+    names: list[Any] = []
+    for errors in alternatives:
+        if len(errors) != 1 or errors[0].validator != "type":
+            return None
+        if len(errors[0].absolute_path) != depth:
+            return None
+        value = errors[0].validator_value
+        wanted = [value] if isinstance(value, str) else value if isinstance(value, list) else []
+        schema = errors[0].schema
+        if isinstance(schema, dict) and schema.get("nullable") is True:
+            wanted = [*wanted, "null"]
+        names.extend(name for name in wanted if name not in names)
+    first = alternatives[0][0]
+    return ValidationError(
+        f"{first.instance!r} is not of type {', '.join(repr(n) for n in names)}",
+        validator="type",
+        validator_value=names,
+        instance=first.instance,
+        schema={},
+        path=list(first.absolute_path),
+    )
 
 
 def _only_requires(errors: list[ValidationError], depth: int) -> bool:
@@ -254,11 +297,11 @@ def _predicate(error: ValidationError) -> str:
     if kind == "multipleOf":
         return f"must be a multiple of {_show(value)}"
     if kind == "oneOf":
-        if error.context:
-            return "must match exactly one of the allowed forms"
+        if error.context:  # the errors of every alternative: none matched
+            return "matches none of the allowed forms; it must match exactly one"
         return "matches more than one of the allowed forms; it must match exactly one"
     if kind == "anyOf":
-        return "must match at least one of the allowed forms"
+        return "matches none of the allowed forms; it must match at least one"
     if kind == "not":
         return "must not match the excluded form"
     if kind in ("contains", "minContains", "maxContains"):
@@ -318,7 +361,7 @@ def document_sentence(
                     f"The field '{name}' is not allowed here; fields that are not in the"
                     " specification must start with 'x-'."
                 )
-            sentences.append((at, text))
+            sentences.append(([*at, name] if names else at, text))  # at the key itself
         return sentences
     if kind == "type":
         return [

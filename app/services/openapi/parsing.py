@@ -5,11 +5,14 @@ composed node graph is measured with aliases expanded — by memoised counting, 
 so a "billion laughs" document is refused in milliseconds with little memory. The result is a plain
 tree of dicts, lists and JSON scalars: mapping keys are the text the author wrote (``200:`` becomes
 ``"200"``), YAML dates and datetimes become ISO 8601 strings, and shared (aliased) parts are copied.
+A key given twice in the same mapping (YAML or JSON) is refused, with its pointer and line: which
+of the two values counts differs between tools.
 """
 
 from __future__ import annotations
 
 import base64
+import bisect
 import datetime as dt
 import json
 import math
@@ -81,9 +84,19 @@ def _no_constant(name: str) -> Any:
     raise ValueError(f"{name} is not a JSON value")
 
 
-def _load_json(text: str, max_depth: int) -> Any:
+def _load_json(text: str, max_depth: int) -> tuple[Any, list[DocProblem]]:
+    """The JSON's values, and a problem for each key given twice in an object."""
+    found_duplicate = False
+
+    def pairs_hook(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
+        nonlocal found_duplicate
+        result = dict(pairs)
+        if len(result) != len(pairs):
+            found_duplicate = True
+        return result
+
     try:
-        return json.loads(text, parse_constant=_no_constant)
+        data = json.loads(text, parse_constant=_no_constant, object_pairs_hook=pairs_hook)
     except json.JSONDecodeError as exc:
         raise _refuse(
             "", f"The JSON is not valid at line {exc.lineno}, column {exc.colno}: {exc.msg}."
@@ -92,6 +105,61 @@ def _load_json(text: str, max_depth: int) -> Any:
         raise _too_deep(max_depth) from None
     except ValueError as exc:  # NaN/Infinity, integers longer than Python converts
         raise _refuse("", f"The JSON is not valid: {exc}.") from None
+    return data, _json_duplicate_keys(text) if found_duplicate else []
+
+
+_JSON_STRUCTURE = re.compile(r'["{}\[\],]')
+_STRING = json.JSONDecoder()  # raw_decode at a '"' reads that string and says where it ends
+
+
+def _json_duplicate_keys(text: str) -> list[DocProblem]:
+    """Each key given again in the same object of (valid) JSON text, with its pointer and line.
+
+    Only run when parsing found a duplicate: json.loads says neither where nor which.
+    """
+    newlines = [m.start() for m in re.finditer("\n", text)]
+    problems: list[DocProblem] = []
+    # Per open object or array: [keys seen (key → line) or None for an array, current member,
+    # whether a key comes next]
+    stack: list[list[Any]] = []
+    position = 0
+    while (match := _JSON_STRUCTURE.search(text, position)) is not None:
+        char, start = match.group(), match.start()
+        position = start + 1
+        if char == '"':
+            value, position = _STRING.raw_decode(text, start)
+            top = stack[-1] if stack else None
+            if top is not None and top[0] is not None and top[2]:
+                line = bisect.bisect_left(newlines, start) + 1
+                parts = (*(frame[1] for frame in stack[:-1]), value)
+                if value in top[0]:
+                    problems.append(_duplicate_key(parts, value, top[0][value], line))
+                else:
+                    top[0][value] = line
+                top[1], top[2] = value, False
+        elif char == "{":
+            stack.append([{}, None, True])
+        elif char == "[":
+            stack.append([None, 0, False])
+        elif char in "}]":
+            stack.pop()
+        elif stack:  # a comma
+            top = stack[-1]
+            if top[0] is None:
+                top[1] += 1
+            else:
+                top[2] = True
+    return problems
+
+
+def _duplicate_key(parts: tuple[str | int, ...], key: str, first: int, again: int) -> DocProblem:
+    shown = key if len(key) <= 60 else key[:59] + "…"
+    where = f"twice on line {first}" if first == again else f"at line {first} and at line {again}"
+    return DocProblem(
+        pointer(parts),
+        f"The key '{shown}' is given more than once in the same mapping ({where}); only one"
+        " value would count, so keep one of them.",
+    )
 
 
 # --- YAML ---------------------------------------------------------------------------------------
@@ -194,7 +262,44 @@ def _children(node: Node) -> list[Node]:
     return []
 
 
-def _load_yaml(text: str, max_depth: int, max_nodes: int) -> Any:
+def _yaml_duplicate_keys(root: Node) -> list[DocProblem]:
+    """Each key given again in the same mapping, with its pointer and line (after
+    :func:`_measure_nodes`: every key is a string scalar). A merge (``<<``) may override keys; a
+    mapping reached through aliases is checked once, where it is first written. In the order of
+    the document."""
+    found: list[tuple[int, int, DocProblem]] = []  # (line, column, problem)
+    visited: set[int] = set()
+    # (node, parts, whether it is the value of a merge key)
+    stack: list[tuple[Node, tuple[str | int, ...], bool]] = [(root, (), False)]
+    while stack:
+        node, parts, merged = stack.pop()
+        if id(node) in visited:
+            continue
+        visited.add(id(node))
+        children: list[tuple[Node, tuple[str | int, ...], bool]] = []
+        if isinstance(node, MappingNode):
+            lines: dict[str, int] = {}
+            for key_node, value_node in node.value:
+                if key_node.tag == _MERGE_TAG:
+                    children.append((value_node, parts, True))
+                    continue
+                key = str(key_node.value)
+                line = key_node.start_mark.line + 1
+                if key in lines:
+                    problem = _duplicate_key((*parts, key), key, lines[key], line)
+                    found.append((line, key_node.start_mark.column, problem))
+                else:
+                    lines[key] = line
+                children.append((value_node, (*parts, key), False))
+        elif isinstance(node, SequenceNode):
+            for index, child in enumerate(node.value):
+                children.append((child, parts if merged else (*parts, index), False))
+        stack.extend(reversed(children))
+    return [problem for _, _, problem in sorted(found, key=lambda f: f[:2])]
+
+
+def _load_yaml(text: str, max_depth: int, max_nodes: int) -> tuple[Any, list[DocProblem]]:
+    """The YAML's values, and a problem for each key given twice in a mapping."""
     try:
         if not _LIBYAML:
             _check_event_depth(text, max_depth)
@@ -202,9 +307,10 @@ def _load_yaml(text: str, max_depth: int, max_nodes: int) -> Any:
         try:
             node = loader.get_single_node()
             if node is None:
-                return None
+                return None, []
             _measure_nodes(node, max_depth, max_nodes)
-            return loader.construct_document(node)
+            duplicates = _yaml_duplicate_keys(node)
+            return loader.construct_document(node), duplicates
         finally:
             loader.dispose()
     except yaml.YAMLError as exc:
@@ -359,28 +465,31 @@ def parse_document(
 
     declared = _format_for(content_type)
     if declared == "json":
-        data = _load_json(text, max_depth)
+        data, duplicates = _load_json(text, max_depth)
     elif declared == "yaml":
-        data = _load_yaml(text, max_depth, max_nodes)
+        data, duplicates = _load_yaml(text, max_depth, max_nodes)
     elif text.lstrip()[:1] == "{":
         try:
-            data = _load_json(text, max_depth)
+            data, duplicates = _load_json(text, max_depth)
         except DocumentRefused as json_refusal:
             try:
-                data = _load_yaml(text, max_depth, max_nodes)
+                data, duplicates = _load_yaml(text, max_depth, max_nodes)
             except DocumentRefused:
                 raise json_refusal from None
     else:
-        data = _load_yaml(text, max_depth, max_nodes)
+        data, duplicates = _load_yaml(text, max_depth, max_nodes)
 
     if data is None:
         raise _refuse("", "The document is empty.")
     if not isinstance(data, dict):
         kind = "a list" if isinstance(data, list) else "a single value"
         raise _refuse("", f"The top level of the document must be a mapping; it is {kind}.")
-    document = _normalise(data, max_depth, max_nodes)
+    try:
+        document = _normalise(data, max_depth, max_nodes)
+    except DocumentRefused as refused:
+        raise DocumentRefused([*duplicates, *refused.problems]) from None
     assert isinstance(document, dict)
     _, problems = check_version(document)
-    if problems:
-        raise DocumentRefused(problems)
+    if duplicates or problems:
+        raise DocumentRefused([*duplicates, *problems])
     return document

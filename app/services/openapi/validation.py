@@ -16,15 +16,17 @@ Errors point into the request seen as one document (``/path/id``, ``/query/limit
 from __future__ import annotations
 
 import json
+import logging
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from itertools import islice
 from typing import Any, Literal
 from urllib.parse import parse_qsl, quote
 
-from jsonschema import FormatChecker
+from jsonschema import Draft4Validator, FormatChecker
 from jsonschema.exceptions import ValidationError
 from jsonschema.protocols import Validator
+from jsonschema.validators import extend
 from openapi_schema_validator import (
     OAS30Validator,
     OAS31Validator,
@@ -57,10 +59,14 @@ __all__ = [
     "compile_validators",
     "document_resolver",
     "error_status",
+    "validator_class",
 ]
 
 MAX_REQUEST_ERRORS = 50
 MAX_FORM_FIELDS = 1000
+NOT_VALIDATED = "could not be validated against the schema"
+
+log = logging.getLogger("xyb.openapi")
 
 ErrorKind = Literal["invalid", "malformed", "unsupported-media-type"]
 
@@ -104,6 +110,23 @@ def _format_checker(version: OpenAPIVersion) -> FormatChecker:
 
 _FORMAT_CHECKERS: dict[OpenAPIVersion, FormatChecker] = {}
 
+# openapi-schema-validator's OAS 3.0 validator replaces oneOf/anyOf/allOf by a lookup of the
+# `discriminator` property: an unmapped value is taken as the name of a component schema (so a
+# value naming any component validates against it, whether or not it is one of the alternatives),
+# an unhashable value raises TypeError, and a missing one is reported as a oneOf error without
+# alternatives ("matches more than one"). In OpenAPI the discriminator is only a hint; requests
+# are validated with plain JSON Schema oneOf/anyOf/allOf (as its OAS 3.1 validator already does).
+_OAS30_PLAIN: Any = extend(  # type: ignore[no-untyped-call]  # jsonschema leaves it untyped
+    OAS30Validator,
+    {keyword: Draft4Validator.VALIDATORS[keyword] for keyword in ("allOf", "anyOf", "oneOf")},
+)
+
+
+def validator_class(version: OpenAPIVersion) -> Any:
+    """The jsonschema validator class for schemas of this OpenAPI version (discriminators are
+    hints, not validation: see above)."""
+    return _OAS30_PLAIN if version == "3.0" else OAS31Validator
+
 
 def document_resolver(document: Mapping[str, Any], version: OpenAPIVersion) -> Resolver[Any]:
     """A resolver over a registry holding only the document (anything else is unresolvable)."""
@@ -133,7 +156,7 @@ def _compile_schema(
     checker = _FORMAT_CHECKERS.get(version)
     if checker is None:
         checker = _FORMAT_CHECKERS[version] = _format_checker(version)
-    cls = OAS30Validator if version == "3.0" else OAS31Validator
+    cls = validator_class(version)
     validator = cls(resolved.contents, _resolver=resolved.resolver, format_checker=checker)
     return _Schema(validator, shape_of(resolved.contents, resolved.resolver))
 
@@ -154,21 +177,25 @@ class _Body:
 
 
 def _errors_from(validator: Validator, instance: Any, base: str, limit: int) -> list[FieldError]:
+    """The field errors of one value; a failure of the validator itself is one of them."""
     found: list[FieldError] = []
     try:
         errors = list(islice(validator.iter_errors(instance), limit))
+        for error in errors:
+            for field_error in _field_errors(error, base):
+                if field_error not in found:  # e.g. the same type error from two allOf members
+                    found.append(field_error)
     except RecursionError:
         return [FieldError(base, "is nested too deeply to validate")]
-    for error in errors:
-        for field_error in _field_errors(error, base):
-            if field_error not in found:  # e.g. the same type error from two allOf members
-                found.append(field_error)
+    except Exception:  # a bug in a validator must be a rejected request, not a 500
+        log.exception("validating %s failed", base)
+        return [FieldError(base, NOT_VALIDATED)]
     return found
 
 
 def _field_errors(error: ValidationError, base: str) -> list[FieldError]:
     found: list[FieldError] = []
-    for leaf in closest_errors(error):
+    for leaf in closest_errors(error, for_request=True):
         here = base + "".join("/" + escape_token(p) for p in leaf.absolute_path)
         if leaf.validator == "required":
             names = missing_properties(leaf)
@@ -282,7 +309,10 @@ class RequestValidator:
                 errors.append(FieldError(where, "must be given only once"))
                 return NOT_CONVERTED
             try:
-                return json.loads(raw[0])
+                return _load_json(raw[0])
+            except _DuplicateKey as exc:
+                errors.append(FieldError(where, exc.detail))
+                return NOT_CONVERTED
             except (ValueError, RecursionError):
                 errors.append(FieldError(where, "must be valid JSON"))
                 return NOT_CONVERTED
@@ -350,9 +380,10 @@ class RequestValidator:
         kind = body_kind(content_type)
         if kind == "json":
             try:
-                instance = json.loads(
-                    body.decode("utf-8").removeprefix("\ufeff"), parse_constant=_no_constant
-                )
+                instance = _load_json(body.decode("utf-8").removeprefix("\ufeff"))
+            except _DuplicateKey as exc:
+                errors.append(FieldError("/body", exc.detail, "malformed"))
+                return
             except UnicodeDecodeError:
                 errors.append(FieldError("/body", "is not valid UTF-8 text", "malformed"))
                 return
@@ -391,6 +422,10 @@ class RequestValidator:
     def _form(
         self, pairs: Sequence[tuple[str, str]], schema: _Schema, errors: list[FieldError]
     ) -> None:
+        """A form body as an object, then validated: a declared property's text is converted to
+        its type (an array property takes every value given for it; any other must be given
+        once); a field the schema does not declare is kept as text, and when it is repeated as
+        the list of its texts in order, which ``additionalProperties`` (if any) then judges."""
         grouped: dict[str, list[str]] = {}
         for key, value in pairs:
             grouped.setdefault(key, []).append(value)
@@ -399,8 +434,10 @@ class RequestValidator:
         count = len(errors)
         for key, texts in grouped.items():
             where = f"/body/{escape_token(key)}"
-            prop = shape.properties.get(key, SchemaShape())
-            if prop.is_array:
+            prop = shape.properties.get(key)
+            if prop is None:  # not declared: text, or a list of texts when repeated
+                instance[key] = texts if len(texts) > 1 else texts[0]
+            elif prop.is_array:
                 instance[key] = self._array(texts, prop, where, errors)
             elif len(texts) > 1:
                 errors.append(FieldError(where, "must be given only once"))
@@ -425,9 +462,27 @@ class RequestValidator:
         """Everything wrong with a request (at most MAX_REQUEST_ERRORS); empty when it is valid.
 
         ``query`` is the decoded pairs in order (a key may repeat); ``headers`` has lower-case
-        names. Undocumented query parameters and headers are allowed.
+        names. Undocumented query parameters and headers are allowed. Never raises: should the
+        validation itself fail, the request is rejected with an error at ``""`` (the whole
+        request) saying it could not be validated.
         """
         errors: list[FieldError] = []
+        try:
+            self._validate(path_params, query, headers, content_type, body, errors)
+        except Exception:  # a bug here must be a rejected request, not a 500
+            log.exception("validating a request to %s failed", self.operation.operation_id)
+            errors.append(FieldError("", NOT_VALIDATED))
+        return errors[:MAX_REQUEST_ERRORS]
+
+    def _validate(
+        self,
+        path_params: Mapping[str, str],
+        query: Sequence[tuple[str, str]],
+        headers: Mapping[str, str],
+        content_type: str | None,
+        body: bytes,
+        errors: list[FieldError],
+    ) -> None:
         grouped: dict[str, list[str]] = {}
         for key, value in query:
             grouped.setdefault(key, []).append(value)
@@ -454,9 +509,8 @@ class RequestValidator:
                 )
                 errors.extend(_not_reported(found, errors[count:]))
             if len(errors) >= MAX_REQUEST_ERRORS:
-                return errors[:MAX_REQUEST_ERRORS]
+                return
         self._body(content_type, body, errors)
-        return errors[:MAX_REQUEST_ERRORS]
 
 
 def _not_reported(found: list[FieldError], reported: list[FieldError]) -> list[FieldError]:
@@ -478,6 +532,36 @@ def _split_pair(text: str) -> tuple[str, str]:
 
 def _no_constant(name: str) -> Any:
     raise ValueError(f"{name} is not allowed in JSON")
+
+
+class _DuplicateKey(Exception):
+    """A JSON object gives the same key twice."""
+
+    def __init__(self, key: str) -> None:
+        super().__init__(key)
+        shown = json.dumps(key, ensure_ascii=False)
+        shown = shown if len(shown) <= 60 else shown[:59] + "…"
+        self.detail = f"has the key {shown} more than once; each key may be given only once"
+
+
+def _unique_keys(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
+    result = dict(pairs)
+    if len(result) != len(pairs):
+        seen: set[str] = set()
+        for key, _ in pairs:
+            if key in seen:
+                raise _DuplicateKey(key)
+            seen.add(key)
+    return result
+
+
+def _load_json(text: str) -> Any:
+    """JSON text as values, refusing an object with a key given twice (_DuplicateKey).
+
+    The service receives the text as it was sent, and JSON parsers disagree about which of two
+    values of a key wins: validating the one Python keeps would let the other one through.
+    """
+    return json.loads(text, parse_constant=_no_constant, object_pairs_hook=_unique_keys)
 
 
 def _compile(

@@ -497,7 +497,7 @@ CASES: list[tuple[str, Mutation, list[DocProblem]]] = [
         _unknown_field,
         [
             DocProblem(
-                PETS_POST,
+                f"{PETS_POST}/summry",
                 "The field 'summry' is not allowed here; fields that are not in the"
                 " specification must start with 'x-'.",
             )
@@ -508,7 +508,7 @@ CASES: list[tuple[str, Mutation, list[DocProblem]]] = [
         _bad_status_code,
         [
             DocProblem(
-                f"{PETS_POST}/responses",
+                f"{PETS_POST}/responses/2xx",
                 "'2xx' is not a response status code; use a code such as 200, a range such as"
                 " 2XX, or default.",
             )
@@ -777,3 +777,114 @@ def test_skipping_the_spec_check_skips_only_its_findings() -> None:
     quick = [p.pointer for p in analyse(document, check_spec=False).problems]
     assert quick == [f"{PET_GET}/operationId", f"{PETS_POST}/operationId"]
     assert [p.pointer for p in analyse(document).problems] == [*quick, "/info"]
+
+
+# --- audit regressions --------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("version", VERSIONS)
+def test_a_bad_response_code_is_located_at_its_key(version: str) -> None:
+    document = base(version)
+    document["paths"]["/pets"]["post"]["responses"]["abc"] = {"description": "no"}
+    assert problems_of(document) == [
+        DocProblem(
+            f"{PETS_POST}/responses/abc",
+            "'abc' is not a response status code; use a code such as 200, a range such as 2XX,"
+            " or default.",
+        )
+    ]
+
+
+@pytest.mark.parametrize("version", VERSIONS)
+def test_other_keys_that_are_not_allowed_are_located_at_the_key(version: str) -> None:
+    document = base(version)
+    document["paths"]["pets"] = {}
+    document["info"]["x"] = 1
+    assert problems_of(document) == [
+        DocProblem(
+            "/info/x",
+            "The field 'x' is not allowed here; fields that are not in the specification must"
+            " start with 'x-'.",
+        ),
+        DocProblem("/paths/pets", "The path 'pets' must start with '/'."),
+    ]
+
+
+@pytest.mark.parametrize("version", VERSIONS)
+def test_a_server_url_with_an_undefined_variable_is_not_returned(version: str) -> None:
+    document = base(version)
+    document["servers"] = [
+        {"url": "http://{host}:8080"},
+        {"url": "https://{region}.example.com", "variables": {"region": {"default": "cs"}}},
+    ]
+    analysis = analyse(document)
+    assert analysis.problems == [
+        DocProblem(
+            "/servers/0/url",
+            "The server URL uses {host}, but the server defines no variable 'host' with a default.",
+        )
+    ]
+    assert analysis.servers == ["https://cs.example.com"]
+
+
+@pytest.mark.parametrize("version", VERSIONS)
+def test_each_cookie_parameter_is_warned_about(version: str) -> None:
+    document = base(version)
+    cookie = {"name": "session_id", "in": "cookie", "schema": {"type": "string"}}
+    document["paths"]["/pets/{petId}"]["get"]["parameters"] = [cookie]
+    document["paths"]["/pets"]["parameters"] = [{**cookie, "name": "lang"}]
+    analysis = analyse(document)
+    assert analysis.problems == []
+    assert analysis.warnings == [
+        DocProblem(
+            f"{PET_GET}/parameters/0",
+            "The gateway does not forward cookies, so the cookie parameter 'session_id' never"
+            " reaches the service; use a header.",
+        ),
+        DocProblem(
+            "/paths/~1pets/parameters/0",
+            "The gateway does not forward cookies, so the cookie parameter 'lang' never reaches"
+            " the service; use a header.",
+        ),
+    ]
+
+
+WEBHOOKS = {"petAdopted": {"post": {"responses": {"200": {"description": "ok"}}}}}
+
+
+def test_a_document_with_only_webhooks_is_refused_at_its_webhooks() -> None:
+    document = base("3.1.0")
+    del document["paths"]
+    document["webhooks"] = copy.deepcopy(WEBHOOKS)
+    analysis = analyse(document)
+    assert analysis.problems == [
+        DocProblem(
+            "/webhooks",
+            "The document has webhooks but no paths; webhooks are not routed through the"
+            " gateway, so it has no operations to expose.",
+        )
+    ]
+    assert analysis.operations == []
+
+
+def test_webhooks_next_to_paths_are_dropped_with_a_warning() -> None:
+    document = base("3.1.0")
+    document["webhooks"] = copy.deepcopy(WEBHOOKS)
+    analysis = analyse(document)
+    assert analysis.problems == []
+    assert analysis.warnings == [
+        DocProblem(
+            "/webhooks",
+            "Webhooks are not routed through the gateway; they are dropped, and only the"
+            " operations under paths are exposed.",
+        )
+    ]
+    assert [op.operation_id for op in analysis.operations] == ["getPet", "addPet"]
+
+
+def test_a_document_without_paths_is_refused_at_the_document() -> None:
+    document = base("3.1.0")
+    del document["paths"]
+    assert problems_of(document) == [
+        DocProblem("", "The document has no paths, so it has no operations to expose.")
+    ]

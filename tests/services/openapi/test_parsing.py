@@ -426,3 +426,83 @@ def test_documents_directory_has_yaml_and_json_in_both_versions() -> None:
     names = {p.name for p in DOCUMENTS.iterdir()}
     versions = {(name.rsplit(".", 1)[1], load(name)["openapi"][:3]) for name in names}
     assert {("yaml", "3.0"), ("yaml", "3.1"), ("json", "3.0"), ("json", "3.1")} <= versions
+
+
+# --- duplicate keys -----------------------------------------------------------------------------
+
+
+def _twice(key: str, where: str) -> str:
+    return (
+        f"The key '{key}' is given more than once in the same mapping ({where}); only one value"
+        " would count, so keep one of them."
+    )
+
+
+def test_a_yaml_path_given_twice_is_refused_with_its_pointer_and_line() -> None:
+    raw = b"""openapi: 3.1.0
+info: {title: t, version: '1'}
+paths:
+  /x:
+    get: {responses: {'200': {description: ok}}}
+  /x:
+    post: {responses: {'200': {description: ok}}}
+"""
+    assert refusal(raw) == [DocProblem("/paths/~1x", _twice("/x", "at line 4 and at line 6"))]
+
+
+def test_every_yaml_duplicate_is_reported_once_in_document_order() -> None:
+    raw = b"""openapi: 3.1.0
+info: &info {title: t, version: '1', title: u}
+x-copy: *info
+paths:
+  /a~b:
+    get: {}
+    get: {}
+    get: {}
+x-list:
+  - {n: 1, n: 2}
+200: a
+'200': b
+"""
+    assert refusal(raw) == [
+        DocProblem("/info/title", _twice("title", "twice on line 2")),
+        DocProblem("/paths/~1a~0b/get", _twice("get", "at line 6 and at line 7")),
+        DocProblem("/paths/~1a~0b/get", _twice("get", "at line 6 and at line 8")),
+        DocProblem("/x-list/0/n", _twice("n", "twice on line 10")),
+        DocProblem("/200", _twice("200", "at line 11 and at line 12")),
+    ]
+
+
+def test_a_merge_key_may_be_overridden() -> None:
+    raw = b"openapi: 3.1.0\nx-base: &b {a: 1, c: 3}\nx-m:\n  <<: *b\n  a: 2\n"
+    assert parse_document(raw)["x-m"] == {"a": 2, "c": 3}
+
+
+@pytest.mark.parametrize("content_type", ["application/json", None])
+def test_a_json_key_given_twice_is_refused_with_its_pointer_and_line(
+    content_type: str | None,
+) -> None:
+    raw = b"""{
+  "openapi": "3.1.0",
+  "info": {"title": "t", "version": "1"},
+  "paths": {
+    "/x": {"get": {"responses": {}}},
+    "/x": {"post": {"responses": {}}}
+  },
+  "tags": [{"name": "a"}, {"name": "b", "x-q": [{"k": 1, "k": "two\\"s"}]}]
+}"""
+    assert refusal(raw, content_type=content_type) == [
+        DocProblem("/paths/~1x", _twice("/x", "at line 5 and at line 6")),
+        DocProblem("/tags/1/x-q/0/k", _twice("k", "twice on line 8")),
+    ]
+
+
+def test_duplicates_are_reported_with_the_other_problems() -> None:
+    raw = b'{"openapi": "2.0", "openapi": "3.2.0", "info": {}}'
+    assert refusal(raw) == [
+        DocProblem("/openapi", _twice("openapi", "twice on line 1")),
+        DocProblem(
+            "/openapi",
+            "OpenAPI 3.2.0 is not supported; the gateway takes OpenAPI 3.0.x and 3.1.x.",
+        ),
+    ]

@@ -753,3 +753,218 @@ def test_wildcard_media_types_accept_and_validate_json() -> None:
     assert pairs(run(validator, content_type="application/json", body=b"[]")) == [
         ("/body", "must be an object")
     ]
+
+
+# --- audit regressions --------------------------------------------------------------------------
+
+JSON = "application/json"
+NONE_OF_ONE = "matches none of the allowed forms; it must match exactly one"
+
+
+def compiled(schema: dict[str, Any], version: str, schemas: dict[str, Any]) -> RequestValidator:
+    """A validator for a POST whose JSON body has ``schema``, with these component schemas."""
+    document = {
+        "openapi": version,
+        "info": {"title": "t", "version": "1"},
+        "paths": {
+            "/x": {
+                "post": {
+                    "operationId": "op",
+                    "requestBody": {"required": True, "content": {JSON: {"schema": schema}}},
+                    "responses": {"200": {"description": "ok"}},
+                }
+            }
+        },
+        "components": {"schemas": schemas},
+    }
+    analysis = analyse(document)
+    assert analysis.problems == [], analysis.problems
+    assert analysis.version is not None
+    return compile_validator(document, analysis.operations[0], analysis.version)
+
+
+def _kind(name: str) -> dict[str, Any]:
+    return {"type": "string", "enum": [name]}
+
+
+PAYMENT_SCHEMAS: dict[str, Any] = {
+    "Card": {
+        "type": "object",
+        "required": ["type", "number"],
+        "properties": {"type": _kind("card"), "number": {"type": "string"}},
+    },
+    "Bank": {
+        "type": "object",
+        "required": ["type", "iban"],
+        "properties": {"type": _kind("bank"), "iban": {"type": "string"}},
+    },
+    # Not an alternative: openapi-schema-validator used to validate {"type": "address"} against it.
+    "address": {"type": "object", "properties": {"city": {"type": "string"}}},
+}
+PAYMENT = {
+    "oneOf": [{"$ref": "#/components/schemas/Card"}, {"$ref": "#/components/schemas/Bank"}],
+    "discriminator": {
+        "propertyName": "type",
+        "mapping": {"card": "#/components/schemas/Card", "bank": "#/components/schemas/Bank"},
+    },
+}
+
+
+@pytest.mark.parametrize("version", ["3.0.3", "3.1.0"])
+@pytest.mark.parametrize(
+    ("body", "expected"),
+    [
+        ({"type": "card", "number": "4111"}, []),
+        ({"type": "bank", "iban": "DE89"}, []),
+        ({"type": "card"}, [("/body/number", "is required")]),
+        ({"type": "bank", "iban": 7}, [("/body/iban", "must be a string")]),
+        ({"type": []}, [("/body", NONE_OF_ONE)]),  # was a TypeError (a 500)
+        ({"type": [1]}, [("/body", NONE_OF_ONE)]),
+        ({"type": {"a": 1}}, [("/body", NONE_OF_ONE)]),
+        ({"type": "address", "city": "x"}, [("/body", NONE_OF_ONE)]),  # was accepted
+        ({"type": "crypto"}, [("/body", NONE_OF_ONE)]),  # was "matches more than one"
+        ({}, [("/body", NONE_OF_ONE)]),  # was "matches more than one"
+        ([], [("/body", "must be an object")]),
+    ],
+)
+def test_a_discriminator_is_only_a_hint(version: str, body: Any, expected: Errors) -> None:
+    validator = compiled(PAYMENT, version, PAYMENT_SCHEMAS)
+    raw = json.dumps(body).encode()
+    assert pairs(run(validator, content_type=JSON, body=raw)) == expected
+
+
+@pytest.mark.parametrize("version", ["3.0.3", "3.1.0"])
+def test_none_and_more_than_one_of_the_allowed_forms(version: str) -> None:
+    both = compiled({"oneOf": [{"type": "object"}, {"required": ["a"]}]}, version, {})
+    assert pairs(run(both, content_type=JSON, body=b'{"a": 1}')) == [
+        ("/body", "matches more than one of the allowed forms; it must match exactly one")
+    ]
+    assert run(both, content_type=JSON, body=b'{"b": 1}') == []
+    either = compiled(
+        {"anyOf": [{"type": "string", "minLength": 2}, {"type": "integer", "minimum": 5}]},
+        version,
+        {},
+    )
+    assert run(either, content_type=JSON, body=b'"xy"') == []
+    assert pairs(run(either, content_type=JSON, body=b'"x"')) == [
+        ("/body", "matches none of the allowed forms; it must match at least one")
+    ]
+
+
+@pytest.mark.parametrize("version", ["3.0.3", "3.1.0"])
+@pytest.mark.parametrize("combinator", ["oneOf", "anyOf"])
+def test_alternatives_of_other_types_are_named_together(version: str, combinator: str) -> None:
+    schema = {
+        "type": "object",
+        "properties": {
+            "v": {combinator: [{"type": "string"}, {"type": "integer"}, {"type": "boolean"}]}
+        },
+    }
+    validator = compiled(schema, version, {})
+    assert run(validator, content_type=JSON, body=b'{"v": 1}') == []
+    assert pairs(run(validator, content_type=JSON, body=b'{"v": [1]}')) == [
+        ("/body/v", "must be a string, an integer or a boolean (true or false)")
+    ]
+
+
+def test_a_failing_schema_validator_is_a_field_error(monkeypatch: pytest.MonkeyPatch) -> None:
+    validator = compiled(PAYMENT, "3.0.3", PAYMENT_SCHEMAS)
+    schema_validator = validator._bodies[JSON].schema.validator
+    assert schema_validator is not None
+
+    def broken(self: Any, instance: Any, _schema: Any = None) -> Any:
+        raise TypeError("unhashable type: 'list'")
+
+    monkeypatch.setattr(type(schema_validator), "iter_errors", broken)
+    errors = run(validator, content_type=JSON, body=b'{"type": "card", "number": "1"}')
+    assert errors == [FieldError("/body", "could not be validated against the schema")]
+    assert error_status(errors) == 422
+
+
+def test_any_failure_while_validating_is_a_field_error(monkeypatch: pytest.MonkeyPatch) -> None:
+    import app.services.openapi.validation as validation
+
+    def broken(*args: Any) -> Any:
+        raise RuntimeError("a bug")
+
+    validator = compiled(PAYMENT, "3.1.0", PAYMENT_SCHEMAS)
+    monkeypatch.setattr(validation, "match_media_type", broken)
+    errors = run(validator, content_type=JSON, body=b"{}")
+    assert errors == [FieldError("", "could not be validated against the schema")]
+
+
+DUPLICATE = 'has the key "id" more than once; each key may be given only once'
+
+
+@pytest.mark.parametrize(
+    "raw",
+    [
+        b'{"id":"evil","name":"a","id":1}',
+        b'{"id":1,"name":"a","id":"evil"}',
+        b'{"name":"a","id":1,"tags":[{"id":1,"id":2}]}',
+    ],
+)
+def test_a_json_body_with_a_key_given_twice_is_malformed(raw: bytes) -> None:
+    schema = {
+        "type": "object",
+        "properties": {"id": {"type": "integer"}, "name": {"type": "string"}},
+    }
+    validator = compiled(schema, "3.1.0", {})
+    errors = run(validator, content_type=JSON, body=raw)
+    assert errors == [FieldError("/body", DUPLICATE, "malformed")]
+    assert error_status(errors) == 400
+    assert run(validator, content_type=JSON, body=b'{"id":1,"name":"a"}') == []
+
+
+def test_a_json_parameter_with_a_key_given_twice_is_invalid() -> None:
+    validator = inline(
+        {
+            "parameters": [
+                {"name": "q", "in": "query", "content": {JSON: {"schema": {"type": "object"}}}}
+            ]
+        }
+    )
+    assert run(validator, query=[("q", '{"id": 1}')]) == []
+    assert pairs(run(validator, query=[("q", '{"id": 1, "id": 2}')])) == [("/query/q", DUPLICATE)]
+
+
+def test_undeclared_form_fields_may_repeat(validators: dict[str, RequestValidator]) -> None:
+    body = b"materialType=idCard&pageCount=3&unknown=a&unknown=b&unknown=c"
+    assert run(validators["addMaterial"], path=APP_ID, content_type=FORM, body=body) == []
+
+
+@pytest.mark.parametrize(
+    ("additional", "body", "expected"),
+    [
+        (True, b"name=a&extra=1&extra=2", []),
+        ({"type": "array", "items": {"type": "string"}}, b"name=a&extra=1&extra=2", []),
+        ({"type": "string"}, b"name=a&extra=1", []),
+        ({"type": "string"}, b"name=a&extra=1&extra=2", [("/body/extra", "must be a string")]),
+        (False, b"name=a&extra=1&extra=2", [("/body/extra", "is not allowed")]),
+        (True, b"name=a&name=b", [("/body/name", "must be given only once")]),
+    ],
+)
+def test_repeated_form_fields(additional: Any, body: bytes, expected: Errors) -> None:
+    document_schema = {
+        "type": "object",
+        "properties": {"name": {"type": "string"}},
+        "additionalProperties": additional,
+    }
+    document = {
+        "openapi": "3.1.0",
+        "info": {"title": "t", "version": "1"},
+        "paths": {
+            "/x": {
+                "post": {
+                    "operationId": "op",
+                    "requestBody": {"content": {FORM: {"schema": document_schema}}},
+                    "responses": {"200": {"description": "ok"}},
+                }
+            }
+        },
+    }
+    analysis = analyse(document)
+    assert analysis.problems == []
+    assert analysis.version is not None
+    validator = compile_validator(document, analysis.operations[0], analysis.version)
+    assert pairs(run(validator, content_type=FORM, body=body)) == expected
