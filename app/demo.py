@@ -10,6 +10,7 @@ import asyncio
 import contextlib
 import logging
 from collections.abc import Callable
+from dataclasses import dataclass
 
 import httpx
 import uvicorn
@@ -35,6 +36,29 @@ async def _wait_ready(base: str, within_s: float = 60) -> None:
             if asyncio.get_running_loop().time() > deadline:
                 raise RuntimeError(f"the gateway at {base} did not become ready")
             await asyncio.sleep(0.1)
+
+
+@dataclass(frozen=True)
+class DemoClient:
+    client_id: str
+    client_secret: str
+
+
+async def demo_client(base: str, token: str, divisions: tuple[str, ...]) -> DemoClient:
+    """The 湘易办 app's client, granted every city (deny by default: without grants, 403)."""
+    headers = {"Authorization": f"Bearer {token}"}
+    async with httpx.AsyncClient(base_url=base, headers=headers, timeout=60) as client:
+        created = await client.post(
+            "/admin/clients", json={"name": "湘易办 app (demo)", "kind": "app"}
+        )
+        created.raise_for_status()
+        info = created.json()
+        for code in divisions:
+            granted = await client.post(
+                f"/admin/clients/{info['client_id']}/grants", json={"division": code, "slug": SLUG}
+            )
+            granted.raise_for_status()
+    return DemoClient(info["client_id"], info["client_secret"])
 
 
 async def onboard_cities(
@@ -64,29 +88,38 @@ async def onboard_cities(
     return ids
 
 
-def examples(base: str, token: str, host: SimulatorHost) -> str:
+def examples(base: str, token: str, host: SimulatorHost, app: DemoClient) -> str:
     """Working curl lines for what the demo serves."""
     city = CITY_DIVISIONS[0]
     data = city_data(city)
     resident = next(iter(data.fund_accounts))
     gw = f"{base}/gw/{city}/{SLUG}"
     control = host.control_url
+    auth = '-H "Authorization: Bearer $TOKEN"'
     return "\n".join(
         [
             "",
             f"xyb demo: the gateway on {base}, {len(host.divisions)} city simulators behind it.",
             f"admin token: {token}",
+            f"app client: {app.client_id}",
+            f"app secret: {app.client_secret}",
+            "",
+            "# an access token for the app (client_credentials; valid 15 minutes)",
+            f"TOKEN=$(curl -s -u {app.client_id}:{app.client_secret}"
+            f" -d grant_type=client_credentials {base}/identity/token"
+            " | python3 -c 'import json,sys; print(json.load(sys.stdin)"
+            '["access_token"])\')',
             "",
             "# every onboarded operation, as one OpenAPI document",
             f"curl -s {base}/gw/openapi.json | head -c 600",
             "# 住房公积金 account of a Changsha resident, through the gateway",
-            f"curl -s {gw}/gjj/accounts/{resident}",
+            f"curl -s {auth} {gw}/gjj/accounts/{resident}",
             "# 不动产登记 records by ID number",
-            f"curl -s '{gw}/bdc/records?id_number={resident}'",
+            f"curl -s {auth} '{gw}/bdc/records?id_number={resident}'",
             "# a request the gateway refuses before the city sees it (422 with JSON pointers)",
-            f"curl -s '{gw}/shebao/contributions?id_number={resident}&from=2023-13'",
+            f"curl -s {auth} '{gw}/shebao/contributions?id_number={resident}&from=2023-13'",
             "# 居住证 application (JSON body)",
-            f"curl -s -X POST {gw}/jzz/applications -H 'Content-Type: application/json' -d"
+            f"curl -s {auth} -X POST {gw}/jzz/applications -H 'Content-Type: application/json' -d"
             f' \'{{"applicant_name": "张三", "id_number": "{resident}", "phone":'
             ' "13812345678", "address": "长沙市岳麓区麓山南路932号", "reason": "居住",'
             ' "residence_since": "2020-01-01"}\'',
@@ -130,7 +163,8 @@ async def run_demo(
             await _wait_ready(base)
             token = settings.resolved_admin_token
             await onboard_cities(base, token, simulators, divisions)
-            on_ready(examples(base, token, simulators))
+            app = await demo_client(base, token, divisions)
+            on_ready(examples(base, token, simulators, app))
             await serving
         finally:
             server.should_exit = True

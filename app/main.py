@@ -20,7 +20,9 @@ from app.core.migrations import schema_state, upgrade
 from app.core.openapi import install_openapi
 from app.core.resources import Resources
 from app.gateway.events import AccessEventSink, FanOut, RecentEvents
+from app.gateway.guard import GatewayGuard
 from app.gateway.proxy import GatewayProxy, GatewayShortcut
+from app.gateway.ratelimit import LocalLimiter, RedisLimiter, limiter_redis
 from app.gateway.routetable import (
     EMPTY_TABLE,
     RouteTable,
@@ -28,7 +30,11 @@ from app.gateway.routetable import (
     TransportFactory,
     default_transport_factory,
 )
-from app.routers import admin_services, gateway_docs, health, problems
+from app.identity.crypto import DataCipher
+from app.identity.state import IdentityManager
+from app.identity.throttle import LoginThrottle
+from app.routers import admin_clients, admin_services, gateway_docs, health, identity, problems
+from app.services.onboarding import open_upstream_auth
 
 log = logging.getLogger("xyb.app")
 
@@ -80,11 +86,22 @@ async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         )
         await _ensure_schema(res)
         app.state.resources = res
+        cipher = DataCipher.from_text(settings.resolved_data_key)
+        identity = IdentityManager(settings, res.sessionmaker, cipher)
+        app.state.identity = identity
+        await identity.start()
+        # Limits and login throttles get their own Redis client: short timeouts, no retries, so
+        # a Redis outage costs a request 0.2 s once and then falls back to per-instance limits.
+        fast_redis = limiter_redis(settings.redis_url) if settings.redis_url else None
+        app.state.login_throttle = LoginThrottle(fast_redis)
+        if fast_redis is not None:
+            app.state.guard.limiter = RedisLimiter(fast_redis, fallback=LocalLimiter())
         routes = RouteTableManager(
             settings,
             res.sessionmaker,
             app.state.connector_registry or ConnectorRegistry.discover(),
             app.state.transport_factory or default_transport_factory(settings),
+            open_credentials=lambda sealed: open_upstream_auth(cipher, sealed),
         )
         app.state.routes = routes
         await routes.start()
@@ -92,6 +109,9 @@ async def lifespan(app: FastAPI) -> AsyncIterator[None]:
             yield
         finally:
             await routes.stop()
+            await identity.stop()
+            if fast_redis is not None:
+                await fast_redis.aclose()
     finally:
         app.state.resources = None
         if redis is not None:
@@ -137,6 +157,7 @@ def create_app(
     app.state.recent_events = RecentEvents()
     app.state.events = FanOut(app.state.recent_events, sink) if sink else app.state.recent_events
     app.state.routes = None
+    app.state.identity = None
     app.state.gateway_openapi = {}
     install_error_handlers(app)
     install_openapi(app)
@@ -155,7 +176,9 @@ def create_app(
 
     app.include_router(health.router)
     app.include_router(problems.router)
+    app.include_router(identity.router)
     app.include_router(admin_services.router)
+    app.include_router(admin_clients.router)
     app.include_router(gateway_docs.router)
 
     def current_table() -> RouteTable:
@@ -163,7 +186,16 @@ def create_app(
         return manager.table if manager is not None else EMPTY_TABLE
 
     # The proxy path is a plain ASGI app: no FastAPI routing or dependency injection per call.
-    proxy = GatewayProxy(current_table, app.state.events, gateway_id=settings.gateway_id)
+    def current_identity() -> IdentityManager:
+        manager: IdentityManager | None = app.state.identity
+        if manager is None:
+            raise RuntimeError("the app's lifespan has not run: identity is not loaded")
+        return manager
+
+    app.state.guard = GatewayGuard(current_identity, LocalLimiter())
+    proxy = GatewayProxy(
+        current_table, app.state.events, gateway_id=settings.gateway_id, guard=app.state.guard
+    )
     app.add_middleware(GatewayShortcut, proxy=proxy, exempt=frozenset({"/gw/openapi.json"}))
 
     # Added last runs first: the request id must exist before a 413 is answered.

@@ -7,8 +7,9 @@ on it: the suite creates and drops its own).
 from __future__ import annotations
 
 import os
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable
 from pathlib import Path
+from typing import Any
 
 import httpx
 import pytest
@@ -37,6 +38,8 @@ def _clean_environment(monkeypatch: pytest.MonkeyPatch) -> None:
     for name in list(os.environ):
         if name.startswith("XYB_") and not name.startswith("XYB_TEST_"):
             monkeypatch.delenv(name)
+    # One data key for the whole run: the session database's signing keys are sealed with it.
+    monkeypatch.setenv("XYB_DATA_KEY", DATA_KEY)
 
 
 @pytest.fixture(scope="session")
@@ -94,6 +97,8 @@ async def session(connection: AsyncConnection) -> AsyncIterator[AsyncSession]:
 
 
 ADMIN_TOKEN = "test-admin-token-0123456789abcdef0123"
+# 32 bytes, base64url: the data key of production-mode settings in tests.
+DATA_KEY = "dGVzdC1kYXRhLWtleS0wMTIzNDU2Nzg5YWJjZGVmMDE"
 
 
 @pytest.fixture
@@ -105,6 +110,7 @@ def settings(tmp_path: Path, database_url: str) -> Settings:
         database_url=database_url,
         admin_token=ADMIN_TOKEN,
         routes_poll_interval=3600,
+        identity_poll_interval=3600,
     )
 
 
@@ -142,10 +148,13 @@ async def app(
 
     application.dependency_overrides[get_session] = test_session
     async with application.router.lifespan_context(application):
-        # The route table reads what the test's transaction holds, too.
-        application.state.routes.sessionmaker = async_sessionmaker(
+        # The route table and identity state read what the test's transaction holds, too.
+        shared = async_sessionmaker(
             bind=connection, join_transaction_mode="create_savepoint", expire_on_commit=False
         )
+        application.state.routes.sessionmaker = shared
+        application.state.identity.sessionmaker = shared
+        await application.state.identity.reload()
         yield application
 
 
@@ -155,6 +164,41 @@ async def client(app: FastAPI) -> AsyncIterator[httpx.AsyncClient]:
         transport=httpx.ASGITransport(app=app), base_url="http://testserver"
     ) as c:
         yield c
+
+
+GrantAccess = Callable[..., Awaitable[dict[str, str]]]
+
+
+@pytest.fixture
+def grant_access(client: httpx.AsyncClient, admin_headers: dict[str, str]) -> GrantAccess:
+    """``await grant_access(("430100", "bdc"), ...)``: headers of a client granted them."""
+
+    async def make(*services: tuple[str, str], **fields: Any) -> dict[str, str]:
+        body = {"name": "test integrator", "kind": "integrator", **fields}
+        created = await client.post("/admin/clients", json=body, headers=admin_headers)
+        assert created.status_code == 201, created.text
+        info = created.json()
+        for division, slug in services:
+            granted = await client.post(
+                f"/admin/clients/{info['client_id']}/grants",
+                json={"division": division, "slug": slug},
+                headers=admin_headers,
+            )
+            assert granted.status_code == 201, granted.text
+        return await client_token(client, info["client_id"], info["client_secret"])
+
+    return make
+
+
+async def client_token(client: httpx.AsyncClient, client_id: str, secret: str) -> dict[str, str]:
+    """Authorization headers from the client_credentials grant."""
+    issued = await client.post(
+        "/identity/token",
+        data={"grant_type": "client_credentials"},
+        auth=(client_id, secret),
+    )
+    assert issued.status_code == 200, issued.text
+    return {"Authorization": f"Bearer {issued.json()['access_token']}"}
 
 
 @pytest.fixture

@@ -112,13 +112,25 @@ def test_demo_onboards_every_city_and_serves(tmp_path: Path) -> None:
             line = proc.stdout.readline()
             assert line, f"demo exited: {lines}"
             lines.append(line.strip())
-        token = next(line for line in lines if line.startswith("admin token:")).split(": ")[1]
+        while not any(line.startswith("app secret:") for line in lines):
+            lines.append(proc.stdout.readline().strip())
+        printed = dict(line.split(": ", 1) for line in lines if ": " in line)
+        token = printed["admin token"]
         services = httpx.get(
             f"http://127.0.0.1:{port}/admin/services", headers={"Authorization": f"Bearer {token}"}
         ).json()
         assert len(services) == 14
+        issued = httpx.post(
+            f"http://127.0.0.1:{port}/identity/token",
+            data={"grant_type": "client_credentials"},
+            auth=(printed["app client"], printed["app secret"]),
+        )
+        assert issued.status_code == 200, issued.text
+        caller = {"Authorization": f"Bearer {issued.json()['access_token']}"}
         resident = next(iter(city_data("433100").fund_accounts))
-        answer = httpx.get(f"http://127.0.0.1:{port}/gw/433100/zwfw/gjj/accounts/{resident}")
+        answer = httpx.get(
+            f"http://127.0.0.1:{port}/gw/433100/zwfw/gjj/accounts/{resident}", headers=caller
+        )
         assert answer.status_code == 200
         assert answer.headers["x-xyb-upstream"] == "433100/zwfw"
     finally:

@@ -9,6 +9,7 @@ import pytest
 from pydantic import ValidationError
 
 from app.core.config import Settings, load_or_create_secret
+from tests.conftest import DATA_KEY
 
 
 def test_embedded_defaults(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
@@ -52,11 +53,24 @@ def test_body_limit_families() -> None:
 )
 def test_production_refuses_missing_or_default_secrets(token: str | None, reason: str) -> None:
     with pytest.raises(ValidationError, match=reason):
-        Settings(env="production", admin_token=token)
+        Settings(env="production", admin_token=token, data_key=DATA_KEY)
+
+
+@pytest.mark.parametrize(
+    ("key", "reason"),
+    [
+        (None, "XYB_DATA_KEY is not set"),
+        ("changeme", "XYB_DATA_KEY is a placeholder value"),
+        ("x" * 40, "XYB_DATA_KEY must be 32 random bytes"),
+    ],
+)
+def test_production_refuses_a_bad_data_key(key: str | None, reason: str) -> None:
+    with pytest.raises(ValidationError, match=reason):
+        Settings(env="production", admin_token="k" * 48, data_key=key)
 
 
 def test_production_accepts_real_secrets() -> None:
-    s = Settings(env="production", admin_token="k" * 48)
+    s = Settings(env="production", admin_token="k" * 48, data_key=DATA_KEY)
     assert s.is_production
     assert s.resolved_admin_token == "k" * 48
 

@@ -13,6 +13,7 @@ from pathlib import Path
 import httpx
 import pytest
 
+from tests.conftest import DATA_KEY
 from tests.servers import live_gateway
 
 pytestmark = pytest.mark.slow
@@ -85,6 +86,7 @@ def test_production_serve_refuses_unmigrated_database(
         env={
             "PATH": "/usr/bin:/bin",
             "XYB_ENV": "production",
+            "XYB_DATA_KEY": DATA_KEY,
             "XYB_ADMIN_TOKEN": "a" * 40,
             "XYB_DATABASE_URL": fresh_database_url,
             "XYB_DATA_DIR": str(tmp_path),

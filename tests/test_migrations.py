@@ -17,6 +17,7 @@ from app.core.config import Settings
 from app.core.db import Base, create_engine
 from app.core.migrations import downgrade, head_revision, migrations_dir, schema_state, upgrade
 from app.main import SchemaNotAtHead, create_app
+from tests.conftest import DATA_KEY
 
 
 def _diff(connection: Connection) -> list[object]:
@@ -82,6 +83,7 @@ async def test_production_refuses_an_unmigrated_database(
 ) -> None:
     settings = Settings(
         env="production",
+        data_key=DATA_KEY,
         admin_token="p" * 40,
         data_dir=tmp_path,
         database_url=fresh_database_url,

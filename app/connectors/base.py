@@ -109,6 +109,9 @@ class UpstreamRequest:
     request_id: str
     division: str
     client_id: str | None = None
+    # Headers the gateway adds for this upstream (its signed assertion, the service's own
+    # credentials): never taken from the caller.
+    extra_headers: Sequence[tuple[str, str]] = ()
 
 
 async def _no_more() -> AsyncIterator[bytes]:

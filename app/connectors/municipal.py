@@ -74,6 +74,7 @@ class MunicipalConnector:
             # Otherwise the client library asks for gzip on the caller's behalf and the caller,
             # who never said it accepts gzip, gets a compressed body.
             headers.append(("accept-encoding", "identity"))
+        headers.extend(request.extra_headers)
         headers.append(("x-request-id", request.request_id))
         headers.append(("x-xyb-division", request.division))
         if request.client_id is not None:

@@ -61,6 +61,9 @@ class Settings(BaseSettings):
     db_pool_timeout: float = Field(default=10.0, gt=0)
     redis_url: str | None = None
     admin_token: SecretStr | None = None
+    # 32 random bytes (base64url): encrypts ID numbers, phones, signing keys and upstream
+    # credentials at rest, and keys the look-up hashes. Losing it loses that data.
+    data_key: SecretStr | None = None
     timezone: str = "Asia/Shanghai"
     host: str = "127.0.0.1"
     port: int = Field(default=8000, ge=1, le=65535)
@@ -88,6 +91,13 @@ class Settings(BaseSettings):
     breaker_threshold: int = Field(default=5, ge=1, le=1000)
     breaker_cooldown: float = Field(default=30.0, gt=0, le=3600)
     upstream_max_concurrency: int = Field(default=100, ge=1, le=100_000)
+    # Identity.
+    issuer: str = Field(default="xyb-gateway", min_length=1, max_length=200)
+    access_token_ttl: int = Field(default=900, ge=60, le=86400)
+    refresh_token_ttl: int = Field(default=30 * 86400, ge=3600, le=365 * 86400)
+    default_client_rate: float = Field(default=50.0, gt=0, le=100_000)
+    default_client_burst: int = Field(default=100, ge=1, le=1_000_000)
+    identity_poll_interval: float = Field(default=1.0, gt=0, le=86400)
     # Names this deployment in the Via header it adds upstream; a request that already carries it
     # has looped back through the gateway (a service whose upstream is the gateway itself).
     gateway_id: str = Field(default="xyb-gateway", pattern=r"^[A-Za-z0-9._-]{1,64}$")
@@ -136,7 +146,7 @@ class Settings(BaseSettings):
     def insecure_settings(self) -> list[str]:
         """Sentences naming each secret that is missing or a placeholder."""
         problems: list[str] = []
-        for name, value in (("XYB_ADMIN_TOKEN", self.admin_token),):
+        for name, value in (("XYB_ADMIN_TOKEN", self.admin_token), ("XYB_DATA_KEY", self.data_key)):
             if value is None or not value.get_secret_value():
                 problems.append(f"{name} is not set")
                 continue
@@ -145,6 +155,11 @@ class Settings(BaseSettings):
                 problems.append(f"{name} is a placeholder value")
             elif len(raw) < MIN_SECRET_LENGTH:
                 problems.append(f"{name} is shorter than {MIN_SECRET_LENGTH} characters")
+            elif name == "XYB_DATA_KEY" and not _is_32_bytes(raw):
+                problems.append(
+                    "XYB_DATA_KEY must be 32 random bytes, base64url-encoded"
+                    " (`xyb keys data-key` prints one)"
+                )
         return problems
 
     @property
@@ -175,11 +190,46 @@ class Settings(BaseSettings):
         return int(self.body_limit_default)
 
     @cached_property
+    def resolved_data_key(self) -> str:
+        """The data key; in development one is generated into the data dir on first use."""
+        if self.data_key is not None and self.data_key.get_secret_value():
+            return self.data_key.get_secret_value()
+        import base64
+        import os
+
+        existing = read_secret(self.data_dir, "data_key")
+        if existing is not None:
+            return existing
+        self.data_dir.mkdir(parents=True, exist_ok=True)
+        fresh = base64.urlsafe_b64encode(os.urandom(32)).decode("ascii").rstrip("=")
+        path = self.data_dir / "data_key"
+        try:
+            with path.open("x", encoding="ascii") as fh:
+                path.chmod(0o600)
+                fh.write(fresh)
+        except FileExistsError:
+            time.sleep(0.05)  # another worker is writing it
+        stored = read_secret(self.data_dir, "data_key")
+        if stored is None:
+            raise RuntimeError(f"the data key file {path} is empty")
+        return stored
+
+    @cached_property
     def resolved_admin_token(self) -> str:
         """The admin token; in development one is generated into the data dir on first use."""
         if self.admin_token is not None and self.admin_token.get_secret_value():
             return self.admin_token.get_secret_value()
         return load_or_create_secret(self.data_dir, "admin_token")
+
+
+def _is_32_bytes(text: str) -> bool:
+    import base64
+    import binascii
+
+    try:
+        return len(base64.urlsafe_b64decode(text + "=" * (-len(text) % 4))) == 32
+    except (binascii.Error, ValueError):
+        return False
 
 
 def load_or_create_secret(data_dir: Path, name: str) -> str:

@@ -23,10 +23,13 @@ _GATEWAY_STATUSES: dict[str, tuple[str, str]] = {
         "The gateway refused a malformed request (bad path segment, body that does not parse)",
         "all",
     ),
+    "401": ("The access token is missing, invalid, expired or revoked", "all"),
+    "403": ("No grant for this operation, or the token's assurance is too low", "all"),
     "404": ("The gateway found no such service or operation (or it was retired)", "all"),
     "413": ("The gateway refused a body over its limit", "all"),
     "415": ("The gateway refused a body of an undeclared media type", "body"),
     "422": ("The gateway refused a request that does not fit this operation", "input"),
+    "429": ("The client is over its rate limit (Retry-After, RateLimit headers)", "all"),
     "502": (
         "The upstream's answer was not valid HTTP, too large, or not the JSON it declared",
         "all",
@@ -47,7 +50,16 @@ def _schemas() -> dict[str, Any]:
 def add_gateway_responses(document: dict[str, Any]) -> dict[str, Any]:
     """A copy of ``document`` whose operations also document the gateway's own problems."""
     doc = copy.deepcopy(document)
-    doc.setdefault("components", {}).setdefault("schemas", {}).update(_schemas())
+    components = doc.setdefault("components", {})
+    components.setdefault("schemas", {}).update(_schemas())
+    # Every call through /gw carries the gateway's access token (POST /identity/token).
+    components.setdefault("securitySchemes", {})["gatewayToken"] = {
+        "type": "http",
+        "scheme": "bearer",
+        "bearerFormat": "JWT",
+        "description": "An access token from POST /identity/token",
+    }
+    doc["security"] = [{"gatewayToken": []}]
     for path_item in doc.get("paths", {}).values():
         if not isinstance(path_item, dict):
             continue

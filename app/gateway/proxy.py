@@ -32,10 +32,12 @@ from app.core.errors import (
     problem_response,
     register_problem_type,
 )
+from app.core.security import Caller
 from app.gateway.events import AccessEvent, AccessEventSink, outcome_of
+from app.gateway.guard import GatewayGuard
 from app.gateway.matcher import Match, MethodMismatch
 from app.gateway.request_checks import check_request
-from app.gateway.routetable import RouteOperation, RouteTable, ServiceEntry
+from app.gateway.routetable import RouteTable, ServiceEntry
 
 log = logging.getLogger("xyb.gateway")
 
@@ -85,6 +87,7 @@ class _Call:
     """What is known about one call, for its access event."""
 
     __slots__ = (
+        "client_id",
         "division",
         "from_upstream",
         "item_code",
@@ -97,6 +100,7 @@ class _Call:
 
     def __init__(self, division: str) -> None:
         self.division = division
+        self.client_id: str | None = None
         self.service: str | None = None
         self.service_id: int | None = None
         self.operation_id: str | None = None
@@ -122,11 +126,17 @@ class GatewayProxy:
     """The ASGI app mounted at ``/gw``."""
 
     def __init__(
-        self, table: Callable[[], RouteTable], sink: AccessEventSink, *, gateway_id: str
+        self,
+        table: Callable[[], RouteTable],
+        sink: AccessEventSink,
+        *,
+        gateway_id: str,
+        guard: GatewayGuard,
     ) -> None:
         self._table = table
         self._sink = sink
         self._gateway_id = gateway_id
+        self._guard = guard
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         started = time.perf_counter()
@@ -166,6 +176,8 @@ class GatewayProxy:
                 "This request has already passed through this gateway: a service's upstream URL"
                 " points back at the gateway."
             )
+        caller = self._guard.authenticate(scope)
+        call.client_id = caller.client_id
         entry = self._service(parts)
         call.service, call.service_id = entry.key, entry.id
         _check_segments(parts[4:])
@@ -185,6 +197,8 @@ class GatewayProxy:
         operation = found.target
         call.operation_id, call.item_code = operation.operation_id, operation.item_code
         scope["xyb.route_template"] = f"/gw/{entry.division}/{entry.slug}{operation.path}"
+        self._guard.authorize(caller, entry, operation)
+        rate_headers = await self._guard.limit(caller)
 
         body = await _read_body(receive)
         headers = [(k.decode("latin-1"), v.decode("latin-1")) for k, v in scope["headers"]]
@@ -192,9 +206,16 @@ class GatewayProxy:
         check_request(entry, operation, found, headers, query, body)
 
         upstream = await self._call_upstream(
-            entry, operation, scope, rest, query, headers, body, call
+            entry,
+            scope,
+            rest,
+            query,
+            headers,
+            body,
+            call,
+            caller=caller,
         )
-        await self._relay(entry, upstream, send, call, head=method == "HEAD")
+        await self._relay(entry, upstream, send, call, head=method == "HEAD", extra=rate_headers)
 
     def _service(self, parts: list[str]) -> ServiceEntry:
         if len(parts) < 4 or not parts[2] or not parts[3]:
@@ -221,15 +242,17 @@ class GatewayProxy:
     async def _call_upstream(
         self,
         entry: ServiceEntry,
-        operation: RouteOperation,
         scope: Scope,
         rest: str,
         query: str,
         headers: list[tuple[str, str]],
         body: bytes,
         call: _Call,
+        *,
+        caller: Caller,
     ) -> UpstreamResponse:
         method: str = scope["method"]
+        extra = self._guard.upstream_headers(caller, entry)
         entry.breaker.before_call()
         try:
             entry.limit.acquire()
@@ -249,7 +272,8 @@ class GatewayProxy:
                     idempotent=method in IDEMPOTENT,
                     request_id=request_id_of(scope) or "",
                     division=entry.division,
-                    client_id=None,
+                    client_id=caller.client_id,
+                    extra_headers=extra,
                 )
             )
         except ConnectorError as exc:
@@ -284,12 +308,14 @@ class GatewayProxy:
         call: _Call,
         *,
         head: bool,
+        extra: list[tuple[bytes, bytes]],
     ) -> None:
         headers = [
             (k.encode("latin-1"), _rewrite_location(entry, k, v).encode("latin-1"))
             for k, v in upstream.headers
         ]
         headers.append((UPSTREAM_HEADER, entry.key.encode("ascii")))
+        headers.extend(extra)
         no_body = head or upstream.status in _NO_BODY_STATUSES or upstream.status < 200
         if head and upstream.declared_length is not None:
             # A HEAD answer describes the GET answer's length; it has no body to measure.
@@ -329,7 +355,7 @@ class GatewayProxy:
                     event_id=uuid.uuid4().hex,
                     request_id=request_id_of(scope) or "",
                     at=datetime.now(UTC),
-                    client_id=None,
+                    client_id=call.client_id,
                     division=call.division,
                     service_id=call.service_id,
                     service=call.service,

@@ -38,6 +38,8 @@ from app.services.openapi import (
 log = logging.getLogger("xyb.routes")
 
 TransportFactory = Callable[[str, int], httpx.AsyncBaseTransport]
+# Opens a service's stored upstream credentials: (header name, value).
+CredentialOpener = Callable[[str], tuple[str, str]]
 # How long a replaced connector stays open for the calls still using it.
 _CLOSE_GRACE_S = 30.0
 
@@ -85,6 +87,9 @@ class ServiceEntry:
     connector: Connector
     breaker: CircuitBreaker
     limit: ConcurrencyLimit
+    min_assurance: int = 0
+    # The header the gateway presents upstream for this service (decrypted in memory only).
+    upstream_auth: tuple[str, str] | None = None
     _specs: dict[str, OperationSpec] | None = field(default=None, repr=False)
     _validators: dict[str, RequestValidator] = field(default_factory=dict, repr=False)
 
@@ -136,8 +141,10 @@ class RouteTableManager:
         sessionmaker: async_sessionmaker[AsyncSession],
         registry: ConnectorRegistry,
         transport_factory: TransportFactory,
+        open_credentials: CredentialOpener | None = None,
     ) -> None:
         self.settings = settings
+        self.open_credentials = open_credentials
         self.sessionmaker = sessionmaker
         self.registry = registry
         self.transport_factory = transport_factory
@@ -266,6 +273,12 @@ class RouteTableManager:
             connector=connector,
             breaker=breaker,
             limit=limit,
+            min_assurance=row.min_assurance,
+            upstream_auth=(
+                self.open_credentials(row.upstream_auth_enc)
+                if row.upstream_auth_enc and self.open_credentials
+                else None
+            ),
         )
 
     def _close_later(self, connector: Connector) -> None:

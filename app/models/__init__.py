@@ -1,5 +1,16 @@
 """SQLAlchemy models. Importing this package registers every table on ``Base.metadata``."""
 
+from app.models.identity import (
+    AccountCount,
+    Agent,
+    Client,
+    Grant,
+    IdentityEvent,
+    LegalPerson,
+    Person,
+    RefreshToken,
+    SigningKeyRow,
+)
 from app.models.service import (
     DataClassification,
     GatewayState,
@@ -11,11 +22,20 @@ from app.models.service import (
 )
 
 __all__ = [
+    "AccountCount",
+    "Agent",
+    "Client",
     "DataClassification",
     "GatewayState",
+    "Grant",
+    "IdentityEvent",
+    "LegalPerson",
     "Operation",
+    "Person",
+    "RefreshToken",
     "Service",
     "ServiceContract",
     "ServiceStatus",
     "ServiceVersion",
+    "SigningKeyRow",
 ]

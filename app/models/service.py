@@ -63,6 +63,10 @@ class Service(Base):
     breaker_threshold: Mapped[int] = mapped_column(Integer)
     breaker_cooldown_s: Mapped[float] = mapped_column(Float)
     max_concurrency: Mapped[int] = mapped_column(Integer)
+    # The least assurance level a person's token needs (0: applications alone may call).
+    min_assurance: Mapped[int] = mapped_column(Integer, default=0)
+    # Credentials the gateway presents upstream ({header: value}, encrypted; never shown).
+    upstream_auth_enc: Mapped[str | None] = mapped_column(Text, default=None)
     # The current document, as parsed (JSON), and the digest of the bytes that were submitted.
     openapi_version: Mapped[str] = mapped_column(String(8))
     document: Mapped[dict[str, Any]] = mapped_column(DocumentJSON)

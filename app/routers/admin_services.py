@@ -6,17 +6,20 @@ import asyncio
 from collections.abc import Sequence
 from typing import Annotated, Any, Protocol
 
-from fastapi import APIRouter, Depends, Path, Query, Request, Response
+from fastapi import APIRouter, Path, Query, Request, Response
 from sqlalchemy import func, select
 from sqlalchemy.orm import selectinload
 
 from app.core.deps import SessionDep, after_commit
 from app.core.divisions import division as known_division
-from app.core.errors import NotFound
+from app.core.divisions import divisions
+from app.core.errors import Forbidden, NotFound
 from app.core.openapi import problem_responses
-from app.core.security import require_admin
+from app.core.security import Caller, ServiceAdminDep
 from app.gateway.openapi_doc import add_gateway_responses
 from app.gateway.routetable import RouteTableManager
+from app.identity.crypto import DataCipher
+from app.identity.roles import Role
 from app.models.service import DataClassification, Operation, Service, ServiceStatus, ServiceVersion
 from app.schemas.services import (
     BindingOut,
@@ -33,6 +36,7 @@ from app.services.onboarding import (
     build_plan,
     create_service,
     ensure_not_onboarded,
+    open_upstream_auth,
     replace_service,
     retire_service,
 )
@@ -41,8 +45,7 @@ from app.services.openapi import MergeInput, analyse, service_document
 router = APIRouter(
     prefix="/admin/services",
     tags=["admin: services"],
-    dependencies=[Depends(require_admin)],
-    responses=problem_responses(401),
+    responses=problem_responses(401, 403),
 )
 
 # Ids are 32-bit on every backend; a larger number is the caller's mistake, not an overflow.
@@ -138,7 +141,7 @@ def _policy_of(plan: Plan) -> ResiliencePolicy:
     )
 
 
-def _service_out(service: Service, operations: list[Operation]) -> ServiceOut:
+def _service_out(service: Service, operations: list[Operation], cipher: DataCipher) -> ServiceOut:
     base = _gateway_path(service.division, service.slug)
     division = known_division(service.division)
     return ServiceOut(
@@ -155,6 +158,12 @@ def _service_out(service: Service, operations: list[Operation]) -> ServiceOut:
         openapi_version=service.openapi_version,
         document_sha256=service.document_sha256,
         gateway_path=base,
+        min_assurance=service.min_assurance,
+        upstream_auth_header=(
+            open_upstream_auth(cipher, service.upstream_auth_enc)[0]
+            if service.upstream_auth_enc
+            else None
+        ),
         policy=ResiliencePolicy(
             timeout_s=service.timeout_s,
             retries=service.retries,
@@ -176,6 +185,25 @@ async def _plan(body: ServiceIn, request: Request, manager: RouteTableManager) -
     return await asyncio.to_thread(build_plan, body, request.app.state.settings, manager.registry)
 
 
+def _may_manage(caller: Caller, division: str) -> None:
+    """A division admin manages its own division (and the counties under it) only."""
+    if Role.PLATFORM_ADMIN.value in caller.roles:
+        return
+    own = caller.division
+    place = known_division(division)
+    if own is not None and (division == own or (place is not None and place.parent == own)):
+        return
+    raise Forbidden(
+        f"A division admin of {own} cannot manage services of {division}.",
+        extensions={"division": division, "own_division": own},
+    )
+
+
+def _cipher(request: Request) -> DataCipher:
+    cipher: DataCipher = request.app.state.identity.cipher
+    return cipher
+
+
 async def _load(session: SessionDep, service_id: int) -> Service:
     service = await session.scalar(
         select(Service).where(Service.id == service_id).options(selectinload(Service.operations))
@@ -185,7 +213,7 @@ async def _load(session: SessionDep, service_id: int) -> Service:
     return service
 
 
-async def _saved_out(session: SessionDep, service: Service) -> ServiceOut:
+async def _saved_out(session: SessionDep, service: Service, cipher: DataCipher) -> ServiceOut:
     operations = list(
         (
             await session.scalars(
@@ -193,7 +221,7 @@ async def _saved_out(session: SessionDep, service: Service) -> ServiceOut:
             )
         ).all()
     )
-    return _service_out(service, operations)
+    return _service_out(service, operations, cipher)
 
 
 @router.post(
@@ -207,12 +235,14 @@ async def _saved_out(session: SessionDep, service: Service) -> ServiceOut:
 )
 async def onboard_service(
     body: ServiceIn,
+    caller: ServiceAdminDep,
     session: SessionDep,
     request: Request,
     response: Response,
     dry_run: DryRun = False,
 ) -> ServiceOut:
     """Onboard a service from its OpenAPI document (or, with ``dry_run``, show the plan)."""
+    _may_manage(caller, body.division)
     manager = _routes(request)
     plan = await _plan(body, request, manager)
     if dry_run:
@@ -220,14 +250,15 @@ async def onboard_service(
         await ensure_not_onboarded(session, body.division, body.slug)
         response.status_code = 200
         return _plan_out(plan)
-    service = await create_service(session, plan)
+    service = await create_service(session, plan, _cipher(request))
     after_commit(session, manager.refresh)
     response.headers["Location"] = f"/admin/services/{service.id}"
-    return await _saved_out(session, service)
+    return await _saved_out(session, service, _cipher(request))
 
 
 @router.get("", response_model=list[ServiceSummary], responses=problem_responses(422))
 async def list_services(
+    caller: ServiceAdminDep,
     session: SessionDep,
     division: Annotated[str | None, Query(pattern=r"^\d{6}$")] = None,
     status: Annotated[ServiceStatus | None, Query(description="default: all")] = None,
@@ -249,6 +280,10 @@ async def list_services(
     )
     if division is not None:
         query = query.where(Service.division == division)
+    if Role.PLATFORM_ADMIN.value not in caller.roles:
+        own = caller.division or ""
+        counties = [d.code for d in divisions().values() if d.parent == own]
+        query = query.where(Service.division.in_([own, *counties]))
     if status is not None:
         query = query.where(Service.status == status.value)
     rows = (await session.execute(query)).all()
@@ -270,10 +305,13 @@ async def list_services(
 
 
 @router.get("/{service_id}", response_model=ServiceOut, responses=problem_responses(404, 422))
-async def get_service(service_id: ServiceId, session: SessionDep) -> ServiceOut:
+async def get_service(
+    service_id: ServiceId, caller: ServiceAdminDep, session: SessionDep, request: Request
+) -> ServiceOut:
     """One service: its routes, bindings, policy and the warnings of its document."""
     service = await _load(session, service_id)
-    return _service_out(service, list(service.operations))
+    _may_manage(caller, service.division)
+    return _service_out(service, list(service.operations), _cipher(request))
 
 
 @router.put(
@@ -287,6 +325,7 @@ async def get_service(service_id: ServiceId, session: SessionDep) -> ServiceOut:
 async def replace(
     service_id: ServiceId,
     body: ServiceIn,
+    caller: ServiceAdminDep,
     session: SessionDep,
     request: Request,
     dry_run: DryRun = False,
@@ -294,23 +333,27 @@ async def replace(
     """Publish a new version: it replaces the current one atomically; history is kept."""
     manager = _routes(request)
     service = await _load(session, service_id)
+    _may_manage(caller, service.division)
     plan = await _plan(body, request, manager)
     if dry_run:
         out = _plan_out(plan)
         out.id, out.version, out.status = service.id, service.version + 1, "planned"
         return out
-    service = await replace_service(session, service, plan)
+    service = await replace_service(session, service, plan, _cipher(request))
     after_commit(session, manager.refresh)
-    return await _saved_out(session, service)
+    return await _saved_out(session, service, _cipher(request))
 
 
 @router.delete("/{service_id}", response_model=ServiceOut, responses=problem_responses(404, 422))
-async def retire(service_id: ServiceId, session: SessionDep, request: Request) -> ServiceOut:
+async def retire(
+    service_id: ServiceId, caller: ServiceAdminDep, session: SessionDep, request: Request
+) -> ServiceOut:
     """Retire a service: its routes leave the gateway; its record and history stay."""
     service = await _load(session, service_id)
+    _may_manage(caller, service.division)
     await retire_service(session, service)
     after_commit(session, _routes(request).refresh)
-    return _service_out(service, list(service.operations))
+    return _service_out(service, list(service.operations), _cipher(request))
 
 
 @router.get(
@@ -318,9 +361,11 @@ async def retire(service_id: ServiceId, session: SessionDep, request: Request) -
     response_model=list[ServiceVersionOut],
     responses=problem_responses(404, 422),
 )
-async def list_versions(service_id: ServiceId, session: SessionDep) -> list[ServiceVersionOut]:
+async def list_versions(
+    service_id: ServiceId, caller: ServiceAdminDep, session: SessionDep
+) -> list[ServiceVersionOut]:
     """Every version of the service's document, newest first."""
-    await _load(session, service_id)
+    _may_manage(caller, (await _load(session, service_id)).division)
     rows = await session.scalars(
         select(ServiceVersion)
         .where(ServiceVersion.service_id == service_id)
@@ -346,9 +391,10 @@ async def list_versions(service_id: ServiceId, session: SessionDep) -> list[Serv
     },
 )
 async def version_document(
-    service_id: ServiceId, version: VersionNumber, session: SessionDep
+    service_id: ServiceId, version: VersionNumber, caller: ServiceAdminDep, session: SessionDep
 ) -> dict[str, Any]:
     """The OpenAPI document of one version, for history and contract comparison."""
+    _may_manage(caller, (await _load(session, service_id)).division)
     row = await session.scalar(
         select(ServiceVersion).where(
             ServiceVersion.service_id == service_id, ServiceVersion.version == version
@@ -367,10 +413,11 @@ async def version_document(
     },
 )
 async def service_openapi(
-    service_id: ServiceId, session: SessionDep, request: Request
+    service_id: ServiceId, caller: ServiceAdminDep, session: SessionDep, request: Request
 ) -> dict[str, Any]:
     """One service's OpenAPI document as seen through the gateway (paths under /gw/...)."""
     service = await _load(session, service_id)
+    _may_manage(caller, service.division)
     analysis = analyse(service.document, check_spec=False)
     return add_gateway_responses(
         service_document(

@@ -37,6 +37,15 @@ class Binding(BaseModel):
     item: str = Field(description="the item's code (opaque)", min_length=1, max_length=64)
 
 
+class UpstreamAuth(BaseModel):
+    """A credential the gateway presents to the upstream (stored encrypted, never shown)."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    header: str = Field(pattern=r"^[A-Za-z0-9-]{1,64}$", examples=["Authorization"])
+    value: str = Field(min_length=1, max_length=4096)
+
+
 class ServiceIn(BaseModel):
     """A service to onboard (POST) or a new version of one (PUT)."""
 
@@ -57,6 +66,13 @@ class ServiceIn(BaseModel):
     breaker_threshold: int | None = Field(default=None, ge=1, le=1000)
     breaker_cooldown_s: float | None = Field(default=None, gt=0, le=3600)
     max_concurrency: int | None = Field(default=None, ge=1, le=100_000)
+    min_assurance: int = Field(
+        default=0,
+        ge=0,
+        le=3,
+        description="the least assurance of a resident's token (0: applications may call alone)",
+    )
+    upstream_auth: UpstreamAuth | None = None
     document: TextOrObject = Field(
         description="the OpenAPI 3.0/3.1 document: its text (JSON or YAML) or a JSON object"
     )
@@ -118,6 +134,11 @@ class ServiceOut(BaseModel):
     document_sha256: str
     gateway_path: str = Field(description="/gw/{division}/{slug}")
     policy: ResiliencePolicy
+    min_assurance: int = 0
+    upstream_auth_header: str | None = Field(
+        default=None,
+        description="the header of the stored upstream credential (its value is never shown)",
+    )
     routes: list[RouteOut]
     bindings: list[BindingOut]
     warnings: list[DocumentIssue]

@@ -24,6 +24,7 @@ from app.contracts.static import check_contract
 from app.core.config import Settings
 from app.core.divisions import division as known_division
 from app.core.errors import Conflict, GatewayError, ValidationFailed, register_problem_type
+from app.identity.crypto import DataCipher
 from app.models.service import (
     GatewayState,
     Operation,
@@ -44,6 +45,7 @@ from app.services.openapi import (
 from app.services.upstream_policy import UpstreamPolicy
 
 DOCUMENT_POINTER = "/body/document"
+UPSTREAM_AUTH_CONTEXT = "service.upstream_auth"
 log = logging.getLogger("xyb.onboarding")
 
 CONTRACT_BROKEN = register_problem_type(
@@ -323,8 +325,23 @@ async def next_change_seq(session: AsyncSession) -> int:
     return int(seq)
 
 
-def _apply(service: Service, plan: Plan, seq: int, now: datetime) -> None:
+def seal_upstream_auth(cipher: DataCipher, header: str, value: str) -> str:
+    return cipher.encrypt(json.dumps([header, value]), context=UPSTREAM_AUTH_CONTEXT)
+
+
+def open_upstream_auth(cipher: DataCipher, sealed: str) -> tuple[str, str]:
+    """A service's stored upstream credential: (header, value)."""
+    header, value = json.loads(cipher.decrypt(sealed, context=UPSTREAM_AUTH_CONTEXT))
+    return str(header), str(value)
+
+
+def _apply(service: Service, plan: Plan, seq: int, now: datetime, cipher: DataCipher) -> None:
     spec, policy = plan.spec, plan.policy
+    service.min_assurance = spec.min_assurance
+    if spec.upstream_auth is not None:
+        service.upstream_auth_enc = seal_upstream_auth(
+            cipher, spec.upstream_auth.header, spec.upstream_auth.value
+        )
     service.name = spec.name
     service.connector = spec.connector
     service.upstream_url = plan.upstream_url
@@ -392,17 +409,17 @@ async def ensure_not_onboarded(session: AsyncSession, division: str, slug: str) 
     return existing
 
 
-async def create_service(session: AsyncSession, plan: Plan) -> Service:
+async def create_service(session: AsyncSession, plan: Plan, cipher: DataCipher) -> Service:
     """Store a new service (or revive a retired one as its next version)."""
     spec = plan.spec
     existing = await ensure_not_onboarded(session, spec.division, spec.slug)
     seq = await next_change_seq(session)
     now = datetime.now(UTC)
     if existing is not None:
-        return await _new_version(session, existing, plan, seq, now)
+        return await _new_version(session, existing, plan, seq, now, cipher)
     service = Service(division=spec.division, slug=spec.slug, version=1, created_at=now)
     service.status = ServiceStatus.ACTIVE
-    _apply(service, plan, seq, now)
+    _apply(service, plan, seq, now, cipher)
     session.add(service)
     await session.flush()
     await _write_version(session, service, plan)
@@ -410,17 +427,24 @@ async def create_service(session: AsyncSession, plan: Plan) -> Service:
 
 
 async def _new_version(
-    session: AsyncSession, service: Service, plan: Plan, seq: int, now: datetime
+    session: AsyncSession,
+    service: Service,
+    plan: Plan,
+    seq: int,
+    now: datetime,
+    cipher: DataCipher,
 ) -> Service:
     service.version += 1
     service.status = ServiceStatus.ACTIVE
     service.retired_at = None
-    _apply(service, plan, seq, now)
+    _apply(service, plan, seq, now, cipher)
     await _write_version(session, service, plan)
     return service
 
 
-async def replace_service(session: AsyncSession, service: Service, plan: Plan) -> Service:
+async def replace_service(
+    session: AsyncSession, service: Service, plan: Plan, cipher: DataCipher
+) -> Service:
     """Publish a new version of ``service`` atomically (one transaction)."""
     spec = plan.spec
     if (spec.division, spec.slug) != (service.division, service.slug):
@@ -463,7 +487,7 @@ async def replace_service(session: AsyncSession, service: Service, plan: Plan) -
             },
         )
     seq = await next_change_seq(session)
-    return await _new_version(session, service, plan, seq, datetime.now(UTC))
+    return await _new_version(session, service, plan, seq, datetime.now(UTC), cipher)
 
 
 async def contract_breaks(

@@ -11,11 +11,18 @@ import respx
 
 from app.contracts.matchers import example_of
 from app.gateway.routetable import TransportFactory
+from tests.conftest import GrantAccess
 from tests.contract_stubs import CONTRACTS, load, stub_router, transport_for
 
 UPSTREAM = "http://127.0.0.1:9001"
 GW = "/gw/430100/zwfw"
 CHANGSHA = load("municipal/changsha")
+
+
+@pytest.fixture(autouse=True)
+async def _authorized(client: httpx.AsyncClient, grant_access: GrantAccess) -> None:
+    """Calls through /gw carry a token of a client granted the services these tests use."""
+    client.headers.update(await grant_access(("430100", "zwfw")))
 
 
 @pytest.fixture

@@ -23,7 +23,7 @@ from tests.conftest import ADMIN_TOKEN
 CITIES = {"430100": 9001, "430200": 9002}  # a 3.1 city and a 3.0 city
 
 
-async def _onboard(application: Any) -> dict[str, Any]:
+async def _onboard(application: Any) -> tuple[dict[str, Any], dict[str, str]]:
     async with (
         application.router.lifespan_context(application),
         httpx.AsyncClient(
@@ -44,7 +44,30 @@ async def _onboard(application: Any) -> dict[str, Any]:
             )
             assert response.status_code == 201, response.text
         merged: dict[str, Any] = (await client.get("/gw/openapi.json")).json()
-        return merged
+        created = (
+            await client.post(
+                "/admin/clients",
+                json={
+                    "name": "fuzzer",
+                    "kind": "integrator",
+                    "rate_per_s": 100000,
+                    "burst": 100000,
+                },
+                headers={"Authorization": f"Bearer {ADMIN_TOKEN}"},
+            )
+        ).json()
+        for division in CITIES:
+            await client.post(
+                f"/admin/clients/{created['client_id']}/grants",
+                json={"division": division, "slug": "zwfw"},
+                headers={"Authorization": f"Bearer {ADMIN_TOKEN}"},
+            )
+        issued = await client.post(
+            "/identity/token",
+            data={"grant_type": "client_credentials"},
+            auth=(created["client_id"], created["client_secret"]),
+        )
+        return merged, {"Authorization": f"Bearer {issued.json()['access_token']}"}
 
 
 def test_everything_through_gw_is_documented(tmp_path: Path, fresh_database_url: str) -> None:
@@ -53,7 +76,7 @@ def test_everything_through_gw_is_documented(tmp_path: Path, fresh_database_url:
         Settings(data_dir=tmp_path, database_url=fresh_database_url, admin_token=ADMIN_TOKEN),
         transport_factory=lambda base_url, _: httpx.ASGITransport(app=apps[base_url]),
     )
-    merged = asyncio.run(_onboard(application))
+    merged, auth = asyncio.run(_onboard(application))
     validate(merged)  # a valid OpenAPI 3.1 document
     one = merged["paths"]["/gw/430100/zwfw/gjj/accounts/{id_number}"]["get"]["responses"]
     assert "application/problem+json" in one["504"]["content"]
@@ -74,7 +97,7 @@ def test_everything_through_gw_is_documented(tmp_path: Path, fresh_database_url:
         @given(case=operation.as_strategy())
         @settings(max_examples=10, deadline=None, suppress_health_check=list(HealthCheck))
         def check(case: Any) -> None:
-            case.call_and_validate(app=application, base_url="http://testserver")
+            case.call_and_validate(app=application, base_url="http://testserver", headers=auth)
 
         check()
     calls = application.state.recent_events.snapshot()

@@ -9,9 +9,16 @@ import pytest
 import respx
 
 from app.gateway.routetable import TransportFactory
+from tests.conftest import GrantAccess
 from tests.gateway.support import UPSTREAM, document_text, onboard, respx_transport, service_body
 
 pytestmark = pytest.mark.usefixtures("app")
+
+
+@pytest.fixture(autouse=True)
+async def _authorized(client: httpx.AsyncClient, grant_access: GrantAccess) -> None:
+    """Calls through /gw carry a token of a client granted the services these tests use."""
+    client.headers.update(await grant_access(("430100", "bdc"), ("430200", "bdc")))
 
 
 @pytest.fixture
@@ -30,6 +37,10 @@ def pointers(response: httpx.Response) -> dict[str, str]:
 
 
 async def test_admin_api_needs_the_admin_token(client: httpx.AsyncClient) -> None:
+    application_token = client.headers.pop("authorization")
+    roleless = await client.get("/admin/services", headers={"Authorization": application_token})
+    assert roleless.status_code == 403  # a valid token without an admin role
+    assert "platform_admin or division_admin" in roleless.json()["detail"]
     missing = await client.get("/admin/services")
     assert missing.status_code == 401
     assert missing.headers["www-authenticate"].startswith("Bearer")

@@ -11,6 +11,7 @@ from fastapi import FastAPI
 
 from app.gateway.events import Outcome, RecentEvents
 from app.gateway.routetable import TransportFactory
+from tests.conftest import GrantAccess
 from tests.gateway.support import UPSTREAM, onboard, respx_transport
 
 ID = "11010519491231002X"
@@ -20,6 +21,12 @@ RECORD = {
     "address": "长沙",
     "area": 88.5,
 }
+
+
+@pytest.fixture(autouse=True)
+async def _authorized(client: httpx.AsyncClient, grant_access: GrantAccess) -> None:
+    """Calls through /gw carry a token of a client granted the services these tests use."""
+    client.headers.update(await grant_access(("430100", "bdc"), ("430100", "capped")))
 
 
 @pytest.fixture
@@ -36,6 +43,13 @@ def transport_factory(upstream: respx.MockRouter) -> TransportFactory:
 async def bdc(client: httpx.AsyncClient, admin_headers: dict[str, str]) -> int:
     created = await onboard(client, admin_headers, breaker_threshold=3, breaker_cooldown_s=60)
     return int(created["id"])
+
+
+def event_client(app: FastAPI) -> str:
+    client_id = events(app).snapshot()[-1].client_id
+    assert client_id is not None
+    assert client_id.startswith("cli_")
+    return client_id
 
 
 def events(app: FastAPI) -> RecentEvents:
@@ -55,7 +69,6 @@ async def test_get_is_forwarded_and_the_answer_passed_through(
         "/gw/430100/bdc/records",
         params={"id_number": ID, "limit": "5"},
         headers={
-            "Authorization": "Bearer caller-secret",
             "X-Request-ID": "req-proxy-1",
             "X-XYB-Client": "spoofed",
             "Accept-Language": "zh-CN",
@@ -72,8 +85,9 @@ async def test_get_is_forwarded_and_the_answer_passed_through(
     assert sent.headers["x-request-id"] == "req-proxy-1"
     assert sent.headers["x-xyb-division"] == "430100"
     assert sent.headers["accept-language"] == "zh-CN"
-    assert "authorization" not in sent.headers
-    assert "x-xyb-client" not in sent.headers  # the caller's spoof is dropped; none is known yet
+    assert "authorization" not in sent.headers  # the caller's token stays with the gateway
+    # The caller's spoof is dropped; the gateway names the verified client.
+    assert sent.headers["x-xyb-client"] == event_client(app)
     event = events(app).snapshot()[-1]
     assert (event.service, event.operation_id, event.item_code) == (
         "430100/bdc",
@@ -286,7 +300,7 @@ async def test_concurrency_cap_refuses_the_call_over_it(
     ],
 )
 async def test_dot_segments_and_hidden_separators_never_reach_the_upstream(
-    app: FastAPI, upstream: respx.MockRouter, path: str
+    app: FastAPI, client: httpx.AsyncClient, upstream: respx.MockRouter, path: str
 ) -> None:
     # httpx would normalise dot segments before sending; speak ASGI to send them as-is.
     upstream.route().respond(200, json=RECORD)
@@ -309,7 +323,10 @@ async def test_dot_segments_and_hidden_separators_never_reach_the_upstream(
         "raw_path": raw,
         "query_string": b"",
         "root_path": "",
-        "headers": [(b"host", b"testserver")],
+        "headers": [
+            (b"host", b"testserver"),
+            (b"authorization", client.headers["authorization"].encode()),
+        ],
         "client": ("127.0.0.1", 1),
         "server": ("testserver", 80),
     }

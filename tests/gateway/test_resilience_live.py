@@ -9,10 +9,17 @@ import httpx
 import pytest
 
 from app.simulators import SimulatorHost, city_data, openapi_document
+from tests.conftest import GrantAccess
 from tests.gateway.support import service_body
 
 CITY = "430100"
 TIMEOUT_S = 1.0
+
+
+@pytest.fixture(autouse=True)
+async def _authorized(client: httpx.AsyncClient, grant_access: GrantAccess) -> None:
+    """Calls through /gw carry a token of a client granted the services these tests use."""
+    client.headers.update(await grant_access(("430100", "zwfw"), ("430100", "files")))
 
 
 @pytest.fixture

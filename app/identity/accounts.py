@@ -1,0 +1,276 @@
+"""Accounts: natural persons and legal persons, their agents, and the exact account counts.
+
+ID numbers and phones never reach the database, the logs or a response in clear: they are stored
+encrypted (AES-GCM) with keyed hashes (HMAC) for look-up and masked forms for display.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Any
+
+from sqlalchemy import select, update
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from app.core.errors import Conflict, NotFound, ValidationFailed
+from app.core.identifiers import (
+    mask_phone,
+    mask_resident_id,
+    normalise_resident_id,
+    validate_resident_id,
+    validate_uscc,
+)
+from app.identity.crypto import DataCipher
+from app.identity.passwords import hash_password
+from app.models.identity import AccountCount, Agent, LegalPerson, Person
+
+PHONE = re.compile(r"^1[3-9]\d{9}$")
+MIN_PASSWORD = 8
+MAX_PASSWORD = 128
+ID_CONTEXT = "person.id_number"
+PHONE_CONTEXT = "person.phone"
+
+# Assurance levels carried by person tokens (acr).
+ASSURANCE_PASSWORD = 1  # registered here with a checked ID number and a password
+ASSURANCE_PARTNER = 2  # arrived through a partner app that verified the person's identity
+
+
+@dataclass(frozen=True)
+class NewPerson:
+    name: str
+    id_number: str
+    phone: str
+    password: str
+
+
+def _error(field: str, reason: str) -> dict[str, str]:
+    return {"pointer": f"/body/{field}", "detail": reason}
+
+
+def check_new_person(data: NewPerson) -> list[dict[str, str]]:
+    """Every problem with a registration, each at its field."""
+    errors: list[dict[str, str]] = []
+    if not data.name.strip():
+        errors.append(_error("name", "the name is empty"))
+    errors += [_error("id_number", r) for r in validate_resident_id(data.id_number)]
+    if not PHONE.fullmatch(data.phone.strip()):
+        errors.append(_error("phone", "a mainland mobile number has 11 digits and starts with 1"))
+    if len(data.password) < MIN_PASSWORD:
+        errors.append(_error("password", f"at least {MIN_PASSWORD} characters"))
+    elif len(data.password) > MAX_PASSWORD:
+        errors.append(_error("password", f"at most {MAX_PASSWORD} characters"))
+    elif data.password.strip() in (data.phone.strip(), normalise_resident_id(data.id_number)):
+        errors.append(_error("password", "must not be the phone number or the ID number"))
+    return errors
+
+
+async def _count(session: AsyncSession, kind: str) -> None:
+    # In the inserting transaction: a rollback takes the increment back with the row.
+    await session.execute(
+        update(AccountCount).where(AccountCount.kind == kind).values(n=AccountCount.n + 1)
+    )
+
+
+async def account_totals(session: AsyncSession) -> dict[str, int]:
+    """Accounts by kind, read from the counters (no COUNT(*) over millions of rows)."""
+    rows = await session.execute(select(AccountCount.kind, AccountCount.n))
+    return {kind: int(n) for kind, n in rows}
+
+
+def _person_row(
+    cipher: DataCipher,
+    *,
+    name: str,
+    id_number: str,
+    phone: str | None,
+    password_hash: str | None,
+    assurance: int,
+    source: str,
+) -> Person:
+    return Person(
+        name=name.strip(),
+        id_number_enc=cipher.encrypt(id_number, context=ID_CONTEXT),
+        id_number_hash=cipher.lookup_hash(id_number, purpose="id_number"),
+        id_number_masked=mask_resident_id(id_number),
+        phone_enc=cipher.encrypt(phone, context=PHONE_CONTEXT) if phone else None,
+        phone_hash=cipher.lookup_hash(phone, purpose="phone") if phone else None,
+        phone_masked=mask_phone(phone) if phone else None,
+        password_hash=password_hash,
+        assurance=assurance,
+        source=source,
+        status="active",
+    )
+
+
+async def register_person(session: AsyncSession, cipher: DataCipher, data: NewPerson) -> Person:
+    """A new account; 422 listing every bad field, 409 for a second account of a number."""
+    errors = check_new_person(data)
+    if errors:
+        raise ValidationFailed(
+            f"{len(errors)} field{'s' if len(errors) != 1 else ''} of the registration are not"
+            " valid.",
+            errors=errors,
+        )
+    id_number = normalise_resident_id(data.id_number)
+    phone = data.phone.strip()
+    id_hash = cipher.lookup_hash(id_number, purpose="id_number")
+    phone_hash = cipher.lookup_hash(phone, purpose="phone")
+    if await session.scalar(select(Person.id).where(Person.id_number_hash == id_hash)):
+        raise Conflict("An account for this ID number exists already; log in instead.")
+    if await session.scalar(select(Person.id).where(Person.phone_hash == phone_hash)):
+        raise Conflict("This phone number belongs to another account.")
+    person = _person_row(
+        cipher,
+        name=data.name,
+        id_number=id_number,
+        phone=phone,
+        password_hash=hash_password(data.password),
+        assurance=ASSURANCE_PASSWORD,
+        source="registered",
+    )
+    try:
+        async with session.begin_nested():
+            session.add(person)
+            await session.flush()
+    except IntegrityError:
+        # Two registrations of one number raced; the unique index chose the first.
+        raise Conflict("An account for this ID number or phone exists already.") from None
+    await _count(session, "persons")
+    return person
+
+
+async def person_for_partner(
+    session: AsyncSession, cipher: DataCipher, *, id_number: str, name: str, province: str
+) -> tuple[Person, bool]:
+    """The account of a resident arriving from a partner app, created on first visit."""
+    id_number = normalise_resident_id(id_number)
+    id_hash = cipher.lookup_hash(id_number, purpose="id_number")
+    existing = await session.scalar(select(Person).where(Person.id_number_hash == id_hash))
+    if existing is not None:
+        return existing, False
+    person = _person_row(
+        cipher,
+        name=name or "",
+        id_number=id_number,
+        phone=None,
+        password_hash=None,
+        assurance=ASSURANCE_PARTNER,
+        source=f"partner:{province}",
+    )
+    try:
+        async with session.begin_nested():
+            session.add(person)
+            await session.flush()
+    except IntegrityError:
+        # The same resident's first visit through two instances at once: use the winner's row.
+        winner = await session.scalar(select(Person).where(Person.id_number_hash == id_hash))
+        if winner is None:
+            raise
+        return winner, False
+    await _count(session, "persons")
+    return person, True
+
+
+async def find_person_for_login(
+    session: AsyncSession, cipher: DataCipher, username: str
+) -> tuple[Person | None, str]:
+    """The person behind an ID number or a phone number, and the throttle key of that name."""
+    name = username.strip()
+    if PHONE.fullmatch(name):
+        key = cipher.lookup_hash(name, purpose="phone")
+        person = await session.scalar(select(Person).where(Person.phone_hash == key))
+        return person, f"phone:{key}"
+    key = cipher.lookup_hash(normalise_resident_id(name), purpose="id_number")
+    person = await session.scalar(select(Person).where(Person.id_number_hash == key))
+    return person, f"id:{key}"
+
+
+def person_id_number(cipher: DataCipher, person: Person) -> str:
+    return cipher.decrypt(person.id_number_enc, context=ID_CONTEXT)
+
+
+async def register_legal_person(
+    session: AsyncSession, *, name: str, uscc: str, representative: str, agent: Person
+) -> LegalPerson:
+    """A new legal person; the registering person becomes its first agent."""
+    code = uscc.strip().upper()
+    errors = [_error("uscc", r) for r in validate_uscc(code)]
+    if not name.strip():
+        errors.append(_error("name", "the name is empty"))
+    if not representative.strip():
+        errors.append(_error("legal_representative", "the legal representative is empty"))
+    if errors:
+        raise ValidationFailed(
+            f"{len(errors)} field{'s' if len(errors) != 1 else ''} are not valid.", errors=errors
+        )
+    if await session.scalar(select(LegalPerson.id).where(LegalPerson.uscc == code)):
+        raise Conflict("This unified social credit code is registered already.")
+    legal = LegalPerson(name=name.strip(), uscc=code, legal_representative=representative.strip())
+    try:
+        async with session.begin_nested():
+            session.add(legal)
+            await session.flush()
+    except IntegrityError:
+        raise Conflict("This unified social credit code is registered already.") from None
+    session.add(Agent(person_id=agent.id, legal_person_id=legal.id))
+    await _count(session, "legal_persons")
+    return legal
+
+
+async def bind_agent(
+    session: AsyncSession, cipher: DataCipher, *, legal_person_id: int, by: Person, id_number: str
+) -> Person:
+    """An agent of a legal person makes another registered person an agent of it too."""
+    if not await is_agent(session, person_id=by.id, legal_person_id=legal_person_id):
+        raise NotFound(f"You are not an agent of legal person {legal_person_id}.")
+    reasons = validate_resident_id(id_number)
+    if reasons:
+        raise ValidationFailed(
+            "The ID number is not valid.", errors=[_error("id_number", r) for r in reasons]
+        )
+    key = cipher.lookup_hash(normalise_resident_id(id_number), purpose="id_number")
+    person = await session.scalar(select(Person).where(Person.id_number_hash == key))
+    if person is None:
+        raise NotFound("No account has this ID number; the person registers first.")
+    if not await is_agent(session, person_id=person.id, legal_person_id=legal_person_id):
+        session.add(Agent(person_id=person.id, legal_person_id=legal_person_id))
+        await session.flush()
+    return person
+
+
+async def is_agent(session: AsyncSession, *, person_id: int, legal_person_id: int) -> bool:
+    found = await session.scalar(
+        select(Agent.id).where(
+            Agent.person_id == person_id, Agent.legal_person_id == legal_person_id
+        )
+    )
+    return found is not None
+
+
+async def agencies(session: AsyncSession, person_id: int) -> list[LegalPerson]:
+    """The legal persons a person may act for."""
+    rows = await session.scalars(
+        select(LegalPerson)
+        .join(Agent, Agent.legal_person_id == LegalPerson.id)
+        .where(Agent.person_id == person_id)
+        .order_by(LegalPerson.id)
+    )
+    return list(rows)
+
+
+def masked_view(person: Person) -> dict[str, Any]:
+    return {
+        "id": person.id,
+        "name": person.name,
+        "id_number": person.id_number_masked,
+        "phone": person.phone_masked,
+        "assurance": person.assurance,
+        "source": person.source,
+        "status": person.status,
+        "created_at": person.created_at.astimezone(UTC).isoformat()
+        if isinstance(person.created_at, datetime)
+        else None,
+    }

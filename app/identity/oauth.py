@@ -1,0 +1,338 @@
+"""The token endpoint's grants (RFC 6749, RFC 8693) and refresh-token rotation.
+
+Errors are problem+json documents that also carry OAuth's ``error`` and ``error_description``,
+so OAuth clients and problem-aware clients both understand them.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import secrets
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+from sqlalchemy import update
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from app.core.errors import GatewayError, register_problem_type
+from app.identity.accounts import (
+    find_person_for_login,
+    is_agent,
+    person_for_partner,
+    person_id_number,
+)
+from app.identity.crypto import DataCipher
+from app.identity.events import EventKind, emit
+from app.identity.passwords import burn_verification, hash_password, needs_rehash, verify_password
+from app.identity.state import ClientView, IdentityManager
+from app.identity.tokens import InvalidToken, verify_partner_token
+from app.models.identity import Client, Person, RefreshToken
+
+# RFC 8693 identifiers (names, not secrets).
+TOKEN_EXCHANGE = "urn:ietf:params:oauth:grant-type:token-exchange"  # noqa: S105
+ID_TOKEN_TYPE = "urn:ietf:params:oauth:token-type:id_token"  # noqa: S105
+JWT_TOKEN_TYPE = "urn:ietf:params:oauth:token-type:jwt"  # noqa: S105
+ACCESS_TOKEN_TYPE = "urn:ietf:params:oauth:token-type:access_token"  # noqa: S105
+
+OAUTH_ERROR = register_problem_type(
+    "oauth-error",
+    400,
+    "Token request refused",
+    "The token endpoint refused the request; error and error_description say why, as OAuth 2.0"
+    " (RFC 6749 §5.2) defines them.",
+)
+OAUTH_CLIENT_ERROR = register_problem_type(
+    "oauth-invalid-client",
+    401,
+    "Client authentication failed",
+    "The client credentials are missing or wrong (RFC 6749 §5.2 invalid_client).",
+)
+
+
+class OAuthError(GatewayError):
+    problem = OAUTH_ERROR
+
+    def __init__(self, error: str, description: str, *, status: int = 400) -> None:
+        if status == 401:
+            raise TypeError("use OAuthClientError for invalid_client")
+        super().__init__(
+            description,
+            headers={"Cache-Control": "no-store"},
+            extensions={"error": error, "error_description": description},
+        )
+
+
+class OAuthClientError(GatewayError):
+    """invalid_client (401, with a Basic challenge as RFC 6749 §5.2 asks)."""
+
+    problem = OAUTH_CLIENT_ERROR
+
+    def __init__(self, description: str) -> None:
+        super().__init__(
+            description,
+            headers={"Cache-Control": "no-store", "WWW-Authenticate": 'Basic realm="xyb-token"'},
+            extensions={"error": "invalid_client", "error_description": description},
+        )
+
+
+def secret_hash(secret: str) -> str:
+    """Client secrets and refresh tokens are 256-bit random: a SHA-256 is enough to store them."""
+    return hashlib.sha256(secret.encode("utf-8")).hexdigest()
+
+
+def new_secret() -> str:
+    return secrets.token_urlsafe(32)
+
+
+@dataclass(frozen=True)
+class TokenResponse:
+    access_token: str
+    expires_in: int
+    refresh_token: str | None = None
+    issued_token_type: str | None = None
+
+    def body(self) -> dict[str, Any]:
+        body: dict[str, Any] = {
+            "access_token": self.access_token,
+            "token_type": "Bearer",
+            "expires_in": self.expires_in,
+        }
+        if self.refresh_token is not None:
+            body["refresh_token"] = self.refresh_token
+        if self.issued_token_type is not None:
+            body["issued_token_type"] = self.issued_token_type
+        return body
+
+
+async def authenticate_client(
+    session: AsyncSession, manager: IdentityManager, client_id: str, client_secret: str
+) -> ClientView:
+    """The client behind these credentials, or invalid_client."""
+    row = await session.get(Client, client_id) if client_id else None
+    if row is None or not hmac.compare_digest(row.secret_hash, secret_hash(client_secret)):
+        raise OAuthClientError("Unknown client or wrong client secret.")
+    if row.status != "active":
+        raise OAuthClientError("This client is disabled.")
+    view = manager.state.clients.get(client_id)
+    if view is None:
+        await manager.refresh()
+        view = manager.state.clients.get(client_id)
+    if view is None:
+        raise OAuthClientError("This client is not known yet; try again.")
+    return view
+
+
+def _access_for_client(manager: IdentityManager, client: ClientView) -> TokenResponse:
+    token, claims = manager.issuer.issue(
+        subject=f"c:{client.id}",
+        client_id=client.id,
+        kind="client",
+        roles=tuple(sorted(client.roles)),
+        assurance=0,
+        division=client.division,
+    )
+    return TokenResponse(token, claims.expires_at - claims.issued_at)
+
+
+async def client_credentials(manager: IdentityManager, client: ClientView) -> TokenResponse:
+    return _access_for_client(manager, client)
+
+
+async def _issue_person_tokens(
+    session: AsyncSession,
+    manager: IdentityManager,
+    *,
+    person: Person,
+    client: ClientView,
+    family: str | None,
+    acting_for: int | None,
+    with_refresh: bool = True,
+) -> TokenResponse:
+    family = family or secrets.token_hex(16)
+    token, claims = manager.issuer.issue(
+        subject=f"p:{person.id}",
+        client_id=client.id,
+        kind="person",
+        roles=(),
+        assurance=person.assurance,
+        family=family,
+        acting_for=str(acting_for) if acting_for is not None else None,
+        sealed_id_number=person.id_number_enc,
+    )
+    refresh: str | None = None
+    if with_refresh:
+        token_id = secrets.token_hex(16)
+        secret = new_secret()
+        session.add(
+            RefreshToken(
+                id=token_id,
+                family=family,
+                person_id=person.id,
+                client_id=client.id,
+                secret_hash=secret_hash(secret),
+                acting_for=acting_for,
+                expires_at=datetime.now(UTC)
+                + timedelta(seconds=manager.settings.refresh_token_ttl),
+            )
+        )
+        refresh = f"{token_id}.{secret}"
+    return TokenResponse(token, claims.expires_at - claims.issued_at, refresh)
+
+
+async def password_grant(
+    session: AsyncSession,
+    manager: IdentityManager,
+    client: ClientView,
+    *,
+    username: str,
+    password: str,
+    acting_for: int | None,
+    verify: bool = True,
+) -> tuple[TokenResponse | None, str]:
+    """Tokens for a person, or None when the credentials are wrong; and the throttle key."""
+    if client.kind != "app":
+        raise OAuthError(
+            "unauthorized_client", "Only the app's own clients may use the password grant."
+        )
+    person, account_key = await find_person_for_login(session, manager.cipher, username)
+    if person is None or person.password_hash is None:
+        burn_verification(password)  # same time as a real check: no account enumeration
+        return None, account_key
+    if not verify_password(person.password_hash, password):
+        return None, account_key
+    if person.status != "active":
+        raise OAuthError("invalid_grant", "This account is disabled.")
+    if needs_rehash(person.password_hash):
+        person.password_hash = hash_password(password)
+    if acting_for is not None and not await is_agent(
+        session, person_id=person.id, legal_person_id=acting_for
+    ):
+        raise OAuthError("invalid_request", f"You are not an agent of legal person {acting_for}.")
+    response = await _issue_person_tokens(
+        session, manager, person=person, client=client, family=None, acting_for=acting_for
+    )
+    return response, account_key
+
+
+async def refresh_grant(
+    session: AsyncSession, manager: IdentityManager, client: ClientView, refresh_token: str
+) -> TokenResponse:
+    """Rotate: the old token is used up; reusing a used token revokes its whole family."""
+    token_id, _, secret = refresh_token.partition(".")
+    row = await session.get(RefreshToken, token_id) if token_id and secret else None
+    if row is None or not hmac.compare_digest(row.secret_hash, secret_hash(secret)):
+        raise OAuthError("invalid_grant", "Unknown refresh token.")
+    if row.client_id != client.id:
+        raise OAuthError("invalid_grant", "This refresh token was issued to another client.")
+    now = datetime.now(UTC)
+    if row.revoked_at is not None:
+        raise OAuthError("invalid_grant", "This refresh token's session was revoked.")
+    if row.used_at is not None:
+        await revoke_family(session, row.family)
+        raise OAuthError(
+            "invalid_grant",
+            "This refresh token was used already: the session is revoked. Log in again.",
+        )
+    if row.expires_at <= now:
+        raise OAuthError("invalid_grant", "This refresh token has expired. Log in again.")
+    # Mark it used with a guarded UPDATE: of two concurrent uses, exactly one wins.
+    used = await session.execute(
+        update(RefreshToken)
+        .where(RefreshToken.id == row.id, RefreshToken.used_at.is_(None))
+        .values(used_at=now)
+    )
+    if used.rowcount != 1:  # type: ignore[attr-defined]
+        await revoke_family(session, row.family)
+        raise OAuthError("invalid_grant", "This refresh token was used already: session revoked.")
+    person = await session.get(Person, row.person_id)
+    if person is None or person.status != "active":
+        raise OAuthError("invalid_grant", "This account is disabled.")
+    return await _issue_person_tokens(
+        session,
+        manager,
+        person=person,
+        client=client,
+        family=row.family,
+        acting_for=row.acting_for,
+    )
+
+
+async def revoke_family(session: AsyncSession, family: str) -> None:
+    """Revoke every refresh token of a family and stop its access tokens on every instance."""
+    await session.execute(
+        update(RefreshToken)
+        .where(RefreshToken.family == family, RefreshToken.revoked_at.is_(None))
+        .values(revoked_at=datetime.now(UTC))
+    )
+    await emit(session, EventKind.FAMILY_REVOKED, family)
+
+
+async def token_exchange(
+    session: AsyncSession,
+    manager: IdentityManager,
+    client: ClientView,
+    *,
+    subject_token: str,
+    subject_token_type: str,
+) -> tuple[TokenResponse, bool]:
+    """A partner's ID token for a resident → a 湘易办 token for the same person (RFC 8693).
+
+    The person is matched by ID number and created on the first visit (a new user).
+    """
+    if client.kind != "partner" or not client.partner_jwks or not client.partner_issuer:
+        raise OAuthError(
+            "unauthorized_client", "Only partner apps with registered keys may exchange tokens."
+        )
+    if subject_token_type not in (ID_TOKEN_TYPE, JWT_TOKEN_TYPE):
+        raise OAuthError(
+            "invalid_request", f"subject_token_type must be {ID_TOKEN_TYPE} or {JWT_TOKEN_TYPE}."
+        )
+    try:
+        claims = verify_partner_token(
+            subject_token,
+            jwks=client.partner_jwks,
+            issuer=client.partner_issuer,
+            audience=manager.settings.issuer,
+        )
+    except InvalidToken as exc:
+        raise OAuthError(
+            "invalid_grant", f"The partner's token is not valid: {exc.reason}"
+        ) from None
+    id_number = claims.get("id_number")
+    if not isinstance(id_number, str):
+        raise OAuthError("invalid_grant", "The partner's token carries no id_number claim.")
+    from app.core.identifiers import validate_resident_id
+
+    if validate_resident_id(id_number):
+        raise OAuthError("invalid_grant", "The partner's token carries an invalid ID number.")
+    name = claims.get("name")
+    person, created = await person_for_partner(
+        session,
+        manager.cipher,
+        id_number=id_number,
+        name=name if isinstance(name, str) else "",
+        province=client.partner_province or "000000",
+    )
+    if person.status != "active":
+        raise OAuthError("invalid_grant", "This account is disabled.")
+    response = await _issue_person_tokens(
+        session,
+        manager,
+        person=person,
+        client=client,
+        family=None,
+        acting_for=None,
+        with_refresh=False,
+    )
+    return (
+        TokenResponse(
+            response.access_token, response.expires_in, issued_token_type=ACCESS_TOKEN_TYPE
+        ),
+        created,
+    )
+
+
+def id_number_of(cipher: DataCipher, person: Person) -> str:
+    return person_id_number(cipher, person)
