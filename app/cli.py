@@ -6,7 +6,7 @@ import asyncio
 import contextlib
 from collections.abc import Awaitable, Callable
 from pathlib import Path
-from typing import Annotated, TypeVar
+from typing import Annotated, Any, TypeVar
 
 import typer
 from pydantic import ValidationError
@@ -24,9 +24,13 @@ cli = typer.Typer(
 db_cli = typer.Typer(help="Database schema (alembic migrations).", no_args_is_help=True)
 config_cli = typer.Typer(help="Configuration.", no_args_is_help=True)
 contracts_cli = typer.Typer(help="Contracts with providers (contracts/).", no_args_is_help=True)
+clients_cli = typer.Typer(help="Client applications and their grants.", no_args_is_help=True)
+keys_cli = typer.Typer(help="Signing keys and the data key.", no_args_is_help=True)
 cli.add_typer(db_cli, name="db")
 cli.add_typer(config_cli, name="config")
 cli.add_typer(contracts_cli, name="contracts")
+cli.add_typer(clients_cli, name="clients")
+cli.add_typer(keys_cli, name="keys")
 
 out = Console(soft_wrap=True)
 err = Console(stderr=True, soft_wrap=True)
@@ -275,6 +279,124 @@ def contracts_verify(
         write_json(report, json_out)
     if report.failed:
         raise typer.Exit(1)
+
+
+def _in_transaction(settings: Settings, work: Callable[..., Awaitable[T]]) -> T:
+    """Run ``work(session)`` in one committed transaction on the configured database."""
+    from app.core.db import create_sessionmaker
+
+    async def run(engine: Any) -> T:
+        async with create_sessionmaker(engine)() as session, session.begin():
+            return await work(session)
+
+    return _with_engine(settings, run)
+
+
+@clients_cli.command("create")
+def clients_create(
+    name: Annotated[str, typer.Option(help="What the client is.")],
+    kind: Annotated[str, typer.Option(help="app | partner | integrator")] = "integrator",
+    role: Annotated[
+        list[str] | None,
+        typer.Option(
+            help="platform_admin | division_admin | operator | department | verifier (repeatable)"
+        ),
+    ] = None,
+    division: Annotated[str | None, typer.Option(help="A division admin's division.")] = None,
+    rate: Annotated[float | None, typer.Option(help="Requests per second through /gw.")] = None,
+    burst: Annotated[int | None, typer.Option(help="Burst through /gw.")] = None,
+) -> None:
+    """Create a client application (prints its id and its secret, once)."""
+    from app.core.errors import ValidationFailed
+    from app.identity.events import EventKind, emit
+    from app.routers.admin_clients import create_client_row
+
+    settings = _settings()
+    if kind not in ("app", "partner", "integrator"):
+        err.print("[red]error[/red] --kind is app, partner or integrator")
+        raise typer.Exit(2)
+    if kind == "partner":
+        err.print("[red]error[/red] partners need their keys: use POST /admin/clients")
+        raise typer.Exit(2)
+
+    async def work(session: Any) -> tuple[str, str]:
+        row, secret = await create_client_row(
+            session,
+            name=name,
+            kind=kind,
+            roles=role or [],
+            division=division,
+            rate_per_s=rate or settings.default_client_rate,
+            burst=burst or settings.default_client_burst,
+            partner=None,
+        )
+        await emit(session, EventKind.CLIENT_CHANGED, row.id)
+        return row.id, secret
+
+    try:
+        client_id, secret = _in_transaction(settings, work)
+    except ValidationFailed as exc:
+        for e in exc.extensions.get("errors", []):
+            err.print(f"[red]error[/red] {e['pointer']}: {e['detail']}")
+        raise typer.Exit(1) from None
+    out.print(f"client_id: {client_id}\nclient_secret: {secret}\n(the secret is shown once)")
+
+
+@clients_cli.command("grant")
+def clients_grant(
+    client_id: Annotated[str, typer.Argument(help="The client.")],
+    division: Annotated[str, typer.Option(help="The service's division.")],
+    slug: Annotated[str, typer.Option(help="The service's slug.")],
+    operation: Annotated[
+        list[str] | None, typer.Option(help="Only this operationId (repeatable).")
+    ] = None,
+) -> None:
+    """Grant a client a service, or some of its operations."""
+    from app.identity.events import EventKind, emit
+    from app.models.identity import Client, Grant
+
+    settings = _settings()
+
+    async def work(session: Any) -> int:
+        if await session.get(Client, client_id) is None:
+            raise LookupError(f"there is no client {client_id!r}")
+        grant = Grant(
+            client_id=client_id,
+            division=division,
+            slug=slug,
+            operations=sorted(set(operation)) if operation else None,
+        )
+        session.add(grant)
+        await session.flush()
+        await emit(session, EventKind.CLIENT_CHANGED, client_id)
+        return int(grant.id)
+
+    try:
+        grant_id = _in_transaction(settings, work)
+    except LookupError as exc:
+        err.print(f"[red]error[/red] {exc}")
+        raise typer.Exit(1) from None
+    out.print(f"grant {grant_id}: {client_id} may call {division}/{slug}")
+
+
+@keys_cli.command("rotate")
+def keys_rotate() -> None:
+    """Add a signing key: new tokens use it; older keys verify until their tokens expire."""
+    from app.identity.crypto import DataCipher
+    from app.identity.state import add_signing_key
+
+    settings = _settings()
+    cipher = DataCipher.from_text(settings.resolved_data_key)
+    kid = _in_transaction(settings, lambda session: add_signing_key(session, cipher))
+    out.print(f"new signing key {kid}; instances switch to it within seconds")
+
+
+@keys_cli.command("data-key")
+def keys_data_key() -> None:
+    """Print a new random data key (for XYB_DATA_KEY; store it like a password)."""
+    from app.identity.crypto import DataCipher
+
+    out.print(DataCipher.generate_text())
 
 
 @db_cli.command("upgrade")
