@@ -23,6 +23,28 @@ def free_port() -> int:
         return port
 
 
+def free_port_range(count: int) -> int:
+    """The first of ``count`` consecutive free loopback ports (the demo's simulators use a run)."""
+    import random
+
+    rng = random.Random()  # noqa: S311  (picking ports, not secrets)
+    for _ in range(200):
+        base = rng.randrange(20000, 60000 - count)
+        sockets: list[socket.socket] = []
+        try:
+            for port in range(base, base + count):
+                s = socket.socket()
+                sockets.append(s)
+                s.bind(("127.0.0.1", port))
+            return base
+        except OSError:
+            continue
+        finally:
+            for s in sockets:
+                s.close()
+    raise RuntimeError(f"no run of {count} free ports")
+
+
 @dataclass
 class LiveServer:
     url: str

@@ -15,7 +15,7 @@ import pytest
 
 from app.simulators import city_data
 from tests.gateway.support import DOCUMENTS
-from tests.servers import free_port, live_gateway
+from tests.servers import free_port, free_port_range, live_gateway
 
 pytestmark = pytest.mark.slow
 TOKEN = "cli-live-admin-token-0123456789abcdef0123"
@@ -85,7 +85,7 @@ def test_onboard_prints_the_plan_or_the_problems(tmp_path: Path, fresh_database_
 
 
 def test_demo_onboards_every_city_and_serves(tmp_path: Path) -> None:
-    port, sim_port = free_port(), free_port()
+    port, sim_port = free_port(), free_port_range(15)
     env = {**os.environ, "XYB_DATA_DIR": str(tmp_path / "data")}
     proc = subprocess.Popen(
         [

@@ -69,7 +69,10 @@ class MunicipalConnector:
         await self._transport.aclose()
 
     def _build(self, request: UpstreamRequest) -> httpx.Request:
-        headers = with_via(forwardable_request_headers(request.headers), self.config.gateway_id)
+        ours = {name.lower() for name, _ in request.extra_headers}
+        # A caller never supplies a header the gateway sets (the service's credential included).
+        theirs = [(n, v) for n, v in forwardable_request_headers(request.headers) if n not in ours]
+        headers = with_via(theirs, self.config.gateway_id)
         if not any(name == "accept-encoding" for name, _ in headers):
             # Otherwise the client library asks for gzip on the caller's behalf and the caller,
             # who never said it accepts gzip, gets a compressed body.

@@ -356,7 +356,8 @@ async def _http_exception_handler(request: Request, exc: Exception) -> Response:
     detail = exc.detail if isinstance(exc.detail, str) else problem.title
     extensions: dict[str, Any] = {}
     if exc.status_code == 404 and detail == "Not Found":
-        detail = f"No route matches {request.method} {request.url.path}."
+        # Not repeating the path: it may carry personal data.
+        detail = f"No route of the gateway matches this {request.method} path; /docs lists them."
     elif exc.status_code == 405:
         allow = _allowed_methods(request.app, request.scope) or headers.get("Allow", "").split(", ")
         headers["Allow"] = ", ".join(allow)

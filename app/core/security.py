@@ -20,6 +20,13 @@ if TYPE_CHECKING:
 _CHALLENGE = {"WWW-Authenticate": 'Bearer realm="xyb"'}
 
 
+def _invalid_token(reason: str) -> dict[str, str]:
+    """RFC 6750 §3.1: a token that is malformed, expired or revoked is an invalid_token (the
+    client should get a new one); ``reason`` is fixed ASCII text."""
+    challenge = f'Bearer realm="xyb", error="invalid_token", error_description="{reason}"'
+    return {"WWW-Authenticate": challenge}
+
+
 @dataclass(frozen=True)
 class Caller:
     """The verified identity behind a request."""
@@ -68,23 +75,27 @@ def identity_of(manager: IdentityManager, token: str, *, now: float | None = Non
         claims = manager.verifier.verify(token, now=now)
     except InvalidToken as exc:
         raise Unauthorized(
-            f"The access token is not valid: {exc.reason}.",
-            headers={
-                "WWW-Authenticate": f'Bearer realm="xyb", error="invalid_token",'
-                f' error_description="{exc.reason}"'
-            },
+            f"The access token is not valid: {exc.reason}.", headers=_invalid_token(exc.reason)
         ) from None
     state = manager.state
     client = state.clients.get(claims.client_id)
     if client is None or not client.active:
-        raise Unauthorized("The token's client is disabled or unknown.", headers=_CHALLENGE)
+        raise Unauthorized(
+            "The token's client is disabled or unknown.",
+            headers=_invalid_token("client disabled"),
+        )
     person_id: int | None = None
     if claims.kind == "person":
         person_id = int(claims.subject.removeprefix("p:"))
         if person_id in state.disabled_persons:
-            raise Unauthorized("This account is disabled.", headers=_CHALLENGE)
+            raise Unauthorized(
+                "This account is disabled.", headers=_invalid_token("account disabled")
+            )
         if claims.family is not None and claims.family in state.revoked_families:
-            raise Unauthorized("This session was revoked; log in again.", headers=_CHALLENGE)
+            raise Unauthorized(
+                "This session was revoked; log in again.",
+                headers=_invalid_token("session revoked"),
+            )
     roles = frozenset(claims.roles) & client.roles if claims.kind == "client" else frozenset()
     return Caller(
         client_id=claims.client_id,

@@ -185,9 +185,10 @@ class GatewayProxy:
         scope["xyb.route_template"] = f"/gw/{entry.division}/{entry.slug}"
         found = entry.matcher.match(method, rest)
         if found is None:
+            # The path is not repeated: it may carry personal data (ID numbers are path parameters).
             raise NotFound(
-                f"No operation of {entry.key} matches {method} {unquote(rest)}; GET"
-                f" /admin/services/{entry.id}/openapi or /gw/openapi.json lists its operations."
+                f"No operation of {entry.key} matches this {method} path; /gw/openapi.json lists"
+                " its operations."
             )
         if isinstance(found, MethodMismatch):
             raise MethodNotAllowed(

@@ -6,7 +6,9 @@ encrypted (AES-GCM) with keyed hashes (HMAC) for look-up and masked forms for di
 
 from __future__ import annotations
 
+import asyncio
 import re
+import unicodedata
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
@@ -30,6 +32,8 @@ from app.models.identity import AccountCount, Agent, LegalPerson, Person
 PHONE = re.compile(r"^1[3-9]\d{9}$")
 MIN_PASSWORD = 8
 MAX_PASSWORD = 128
+MAX_NAME = 100  # persons.name is VARCHAR(100)
+MAX_LEGAL_NAME = 200  # legal_persons.name is VARCHAR(200)
 ID_CONTEXT = "person.id_number"
 PHONE_CONTEXT = "person.phone"
 
@@ -46,19 +50,53 @@ class NewPerson:
     password: str
 
 
+def unprintable(text: str) -> str | None:
+    """Why ``text`` cannot be a name: a control, format, private-use or unassigned character,
+    a lone surrogate or a line/paragraph separator (PostgreSQL refuses NUL outright; the rest
+    is junk or spoofing in a displayed name). None when it is fine."""
+    for char in text:
+        category = unicodedata.category(char)
+        if category.startswith("C") or category in ("Zl", "Zp"):
+            return f"contains the character U+{ord(char):04X}, which a name cannot contain"
+    return None
+
+
+def _name_problem(value: str, limit: int, empty: str) -> str | None:
+    name = value.strip()
+    if not name:
+        return empty
+    if len(name) > limit:
+        return f"at most {limit} characters"
+    return unprintable(name)
+
+
+def _encodable(text: str) -> bool:
+    """Whether ``text`` is UTF-8 encodable (JSON can carry lone surrogates; hashes cannot)."""
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:
+        return False
+    return True
+
+
 def _error(field: str, reason: str) -> dict[str, str]:
-    return {"pointer": f"/body/{field}", "detail": reason}
+    # A reason may quote the caller's characters ("check digit should be 7, not ?"): a lone
+    # surrogate among them cannot be encoded in the answer, so it is shown escaped.
+    detail = reason.encode("utf-8", "backslashreplace").decode("utf-8")
+    return {"pointer": f"/body/{field}", "detail": detail}
 
 
 def check_new_person(data: NewPerson) -> list[dict[str, str]]:
     """Every problem with a registration, each at its field."""
     errors: list[dict[str, str]] = []
-    if not data.name.strip():
-        errors.append(_error("name", "the name is empty"))
+    if (reason := _name_problem(data.name, MAX_NAME, "the name is empty")) is not None:
+        errors.append(_error("name", reason))
     errors += [_error("id_number", r) for r in validate_resident_id(data.id_number)]
     if not PHONE.fullmatch(data.phone.strip()):
         errors.append(_error("phone", "a mainland mobile number has 11 digits and starts with 1"))
-    if len(data.password) < MIN_PASSWORD:
+    if not _encodable(data.password):
+        errors.append(_error("password", "contains characters that are not Unicode text"))
+    elif len(data.password) < MIN_PASSWORD:
         errors.append(_error("password", f"at least {MIN_PASSWORD} characters"))
     elif len(data.password) > MAX_PASSWORD:
         errors.append(_error("password", f"at most {MAX_PASSWORD} characters"))
@@ -68,10 +106,34 @@ def check_new_person(data: NewPerson) -> list[dict[str, str]]:
 
 
 async def _count(session: AsyncSession, kind: str) -> None:
-    # In the inserting transaction: a rollback takes the increment back with the row.
+    """Count one new account of ``kind``, in the inserting transaction.
+
+    A rollback takes the increment back with the row. Callers count *before* they check for
+    duplicates and insert: the counter row's lock (PostgreSQL) or the database's write lock
+    (SQLite) then orders concurrent registrations, so the second of two registrations of one
+    number sees the first one's committed row and answers 409 (and SQLite never has to upgrade
+    a read transaction that another writer has overtaken, which fails with "database is
+    locked" instead of waiting).
+    """
     await session.execute(
         update(AccountCount).where(AccountCount.kind == kind).values(n=AccountCount.n + 1)
     )
+
+
+async def lock_for_write(session: AsyncSession) -> None:
+    """On SQLite, take the database's write lock now, as the transaction's first statement.
+
+    SQLite (WAL) cannot turn a read transaction into a write transaction once another
+    connection has committed since the read began: it fails at once with "database is locked"
+    (SQLITE_BUSY_SNAPSHOT) rather than waiting. A route that reads and then writes calls this
+    first, so that concurrent requests wait their turn (busy_timeout) instead. PostgreSQL needs
+    nothing: its row locks and unique indexes order writers.
+    """
+    if session.get_bind().dialect.name == "sqlite":
+        # An UPDATE that matches no row still begins a write transaction.
+        await session.execute(
+            update(AccountCount).where(AccountCount.kind == "").values(n=AccountCount.n)
+        )
 
 
 async def account_totals(session: AsyncSession) -> dict[str, int]:
@@ -118,6 +180,9 @@ async def register_person(session: AsyncSession, cipher: DataCipher, data: NewPe
     phone = data.phone.strip()
     id_hash = cipher.lookup_hash(id_number, purpose="id_number")
     phone_hash = cipher.lookup_hash(phone, purpose="phone")
+    # argon2 takes tens of milliseconds: in a worker thread, and before any lock is taken.
+    password_hash = await asyncio.to_thread(hash_password, data.password)
+    await _count(session, "persons")  # first: see _count
     if await session.scalar(select(Person.id).where(Person.id_number_hash == id_hash)):
         raise Conflict("An account for this ID number exists already; log in instead.")
     if await session.scalar(select(Person.id).where(Person.phone_hash == phone_hash)):
@@ -127,7 +192,7 @@ async def register_person(session: AsyncSession, cipher: DataCipher, data: NewPe
         name=data.name,
         id_number=id_number,
         phone=phone,
-        password_hash=hash_password(data.password),
+        password_hash=password_hash,
         assurance=ASSURANCE_PASSWORD,
         source="registered",
     )
@@ -138,7 +203,6 @@ async def register_person(session: AsyncSession, cipher: DataCipher, data: NewPe
     except IntegrityError:
         # Two registrations of one number raced; the unique index chose the first.
         raise Conflict("An account for this ID number or phone exists already.") from None
-    await _count(session, "persons")
     return person
 
 
@@ -151,9 +215,19 @@ async def person_for_partner(
     existing = await session.scalar(select(Person).where(Person.id_number_hash == id_hash))
     if existing is not None:
         return existing, False
+    name = (name or "").strip()[:MAX_NAME]
+    if unprintable(name) is not None:
+        name = "".join(c for c in name if unprintable(c) is None)
+    # A first visit: count first (see _count), then look again, since a concurrent first visit
+    # of the same resident may have committed while this one waited for the counter.
+    await _count(session, "persons")
+    existing = await session.scalar(select(Person).where(Person.id_number_hash == id_hash))
+    if existing is not None:
+        await _uncount(session, "persons")
+        return existing, False
     person = _person_row(
         cipher,
-        name=name or "",
+        name=name,
         id_number=id_number,
         phone=None,
         password_hash=None,
@@ -169,23 +243,34 @@ async def person_for_partner(
         winner = await session.scalar(select(Person).where(Person.id_number_hash == id_hash))
         if winner is None:
             raise
+        await _uncount(session, "persons")
         return winner, False
-    await _count(session, "persons")
     return person, True
+
+
+async def _uncount(session: AsyncSession, kind: str) -> None:
+    """Take back a count whose insert did not happen (the transaction goes on)."""
+    await session.execute(
+        update(AccountCount).where(AccountCount.kind == kind).values(n=AccountCount.n - 1)
+    )
 
 
 async def find_person_for_login(
     session: AsyncSession, cipher: DataCipher, username: str
 ) -> tuple[Person | None, str]:
-    """The person behind an ID number or a phone number, and the throttle key of that name."""
+    """The person behind an ID number or a phone number, and the throttle key of the account.
+
+    An existing account has one key whichever name it is addressed by (its phone and its ID
+    number must not each get their own free failures); an unknown name is keyed by its hash.
+    """
     name = username.strip()
     if PHONE.fullmatch(name):
         key = cipher.lookup_hash(name, purpose="phone")
         person = await session.scalar(select(Person).where(Person.phone_hash == key))
-        return person, f"phone:{key}"
+        return person, f"person:{person.id}" if person is not None else f"phone:{key}"
     key = cipher.lookup_hash(normalise_resident_id(name), purpose="id_number")
     person = await session.scalar(select(Person).where(Person.id_number_hash == key))
-    return person, f"id:{key}"
+    return person, f"person:{person.id}" if person is not None else f"id:{key}"
 
 
 def person_id_number(cipher: DataCipher, person: Person) -> str:
@@ -198,14 +283,16 @@ async def register_legal_person(
     """A new legal person; the registering person becomes its first agent."""
     code = uscc.strip().upper()
     errors = [_error("uscc", r) for r in validate_uscc(code)]
-    if not name.strip():
-        errors.append(_error("name", "the name is empty"))
-    if not representative.strip():
-        errors.append(_error("legal_representative", "the legal representative is empty"))
+    if (reason := _name_problem(name, MAX_LEGAL_NAME, "the name is empty")) is not None:
+        errors.append(_error("name", reason))
+    empty = "the legal representative is empty"
+    if (reason := _name_problem(representative, MAX_NAME, empty)) is not None:
+        errors.append(_error("legal_representative", reason))
     if errors:
         raise ValidationFailed(
             f"{len(errors)} field{'s' if len(errors) != 1 else ''} are not valid.", errors=errors
         )
+    await _count(session, "legal_persons")  # first: see _count
     if await session.scalar(select(LegalPerson.id).where(LegalPerson.uscc == code)):
         raise Conflict("This unified social credit code is registered already.")
     legal = LegalPerson(name=name.strip(), uscc=code, legal_representative=representative.strip())
@@ -216,7 +303,7 @@ async def register_legal_person(
     except IntegrityError:
         raise Conflict("This unified social credit code is registered already.") from None
     session.add(Agent(person_id=agent.id, legal_person_id=legal.id))
-    await _count(session, "legal_persons")
+    await session.flush()
     return legal
 
 

@@ -6,8 +6,10 @@ so OAuth clients and problem-aware clients both understand them.
 
 from __future__ import annotations
 
+import asyncio
 import hashlib
 import hmac
+import re
 import secrets
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
@@ -18,6 +20,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.core.errors import GatewayError, register_problem_type
 from app.identity.accounts import (
+    ASSURANCE_PARTNER,
     find_person_for_login,
     is_agent,
     person_for_partner,
@@ -77,6 +80,10 @@ class OAuthClientError(GatewayError):
         )
 
 
+CLIENT_ID = re.compile(r"[A-Za-z0-9_-]{1,40}")
+REFRESH_TOKEN_ID = re.compile(r"[0-9a-f]{32}")  # secrets.token_hex(16)
+
+
 def secret_hash(secret: str) -> str:
     """Client secrets and refresh tokens are 256-bit random: a SHA-256 is enough to store them."""
     return hashlib.sha256(secret.encode("utf-8")).hexdigest()
@@ -110,7 +117,9 @@ async def authenticate_client(
     session: AsyncSession, manager: IdentityManager, client_id: str, client_secret: str
 ) -> ClientView:
     """The client behind these credentials, or invalid_client."""
-    row = await session.get(Client, client_id) if client_id else None
+    # Only what a client id can be reaches the database (PostgreSQL refuses NUL in text).
+    plausible = CLIENT_ID.fullmatch(client_id) is not None
+    row = await session.get(Client, client_id) if plausible else None
     if row is None or not hmac.compare_digest(row.secret_hash, secret_hash(client_secret)):
         raise OAuthClientError("Unknown client or wrong client secret.")
     if row.status != "active":
@@ -149,6 +158,7 @@ async def _issue_person_tokens(
     family: str | None,
     acting_for: int | None,
     with_refresh: bool = True,
+    assurance: int | None = None,
 ) -> TokenResponse:
     family = family or secrets.token_hex(16)
     token, claims = manager.issuer.issue(
@@ -156,7 +166,7 @@ async def _issue_person_tokens(
         client_id=client.id,
         kind="person",
         roles=(),
-        assurance=person.assurance,
+        assurance=person.assurance if assurance is None else assurance,
         family=family,
         acting_for=str(acting_for) if acting_for is not None else None,
         sealed_id_number=person.id_number_enc,
@@ -197,15 +207,18 @@ async def password_grant(
             "unauthorized_client", "Only the app's own clients may use the password grant."
         )
     person, account_key = await find_person_for_login(session, manager.cipher, username)
+    # argon2 takes tens of milliseconds: in a worker thread, never on the event loop (which
+    # carries every /gw call of this instance meanwhile).
     if person is None or person.password_hash is None:
-        burn_verification(password)  # same time as a real check: no account enumeration
+        # Same time as a real check: no account enumeration.
+        await asyncio.to_thread(burn_verification, password)
         return None, account_key
-    if not verify_password(person.password_hash, password):
+    if not await asyncio.to_thread(verify_password, person.password_hash, password):
         return None, account_key
     if person.status != "active":
         raise OAuthError("invalid_grant", "This account is disabled.")
     if needs_rehash(person.password_hash):
-        person.password_hash = hash_password(password)
+        person.password_hash = await asyncio.to_thread(hash_password, password)
     if acting_for is not None and not await is_agent(
         session, person_id=person.id, legal_person_id=acting_for
     ):
@@ -221,7 +234,8 @@ async def refresh_grant(
 ) -> TokenResponse:
     """Rotate: the old token is used up; reusing a used token revokes its whole family."""
     token_id, _, secret = refresh_token.partition(".")
-    row = await session.get(RefreshToken, token_id) if token_id and secret else None
+    plausible = REFRESH_TOKEN_ID.fullmatch(token_id) is not None and bool(secret)
+    row = await session.get(RefreshToken, token_id) if plausible else None
     if row is None or not hmac.compare_digest(row.secret_hash, secret_hash(secret)):
         raise OAuthError("invalid_grant", "Unknown refresh token.")
     if row.client_id != client.id:
@@ -230,7 +244,7 @@ async def refresh_grant(
     if row.revoked_at is not None:
         raise OAuthError("invalid_grant", "This refresh token's session was revoked.")
     if row.used_at is not None:
-        await revoke_family(session, row.family)
+        await _revoke_for_reuse(session, manager, row.family)
         raise OAuthError(
             "invalid_grant",
             "This refresh token was used already: the session is revoked. Log in again.",
@@ -244,7 +258,7 @@ async def refresh_grant(
         .values(used_at=now)
     )
     if used.rowcount != 1:  # type: ignore[attr-defined]
-        await revoke_family(session, row.family)
+        await _revoke_for_reuse(session, manager, row.family)
         raise OAuthError("invalid_grant", "This refresh token was used already: session revoked.")
     person = await session.get(Person, row.person_id)
     if person is None or person.status != "active":
@@ -257,6 +271,19 @@ async def refresh_grant(
         family=row.family,
         acting_for=row.acting_for,
     )
+
+
+async def _revoke_for_reuse(session: AsyncSession, manager: IdentityManager, family: str) -> None:
+    """Revoke the family of a replayed refresh token, durably, although the request fails.
+
+    The token endpoint answers the replay with an error, and an error rolls the request's
+    transaction back: the revocation is committed here first (with whatever the request did
+    before, which is only the lookup), then applied to this instance at once; the others follow
+    the change feed.
+    """
+    await revoke_family(session, family)
+    await session.commit()
+    await manager.refresh()
 
 
 async def revoke_family(session: AsyncSession, family: str) -> None:
@@ -300,6 +327,12 @@ async def token_exchange(
         raise OAuthError(
             "invalid_grant", f"The partner's token is not valid: {exc.reason}"
         ) from None
+    except ValueError:
+        # A key set stored before registration checked it: the partner's configuration, not
+        # the resident's token, is wrong (and no 500 for it).
+        raise OAuthError(
+            "unauthorized_client", "This partner's registered keys are not a usable JWK Set."
+        ) from None
     id_number = claims.get("id_number")
     if not isinstance(id_number, str):
         raise OAuthError("invalid_grant", "The partner's token carries no id_number claim.")
@@ -325,6 +358,9 @@ async def token_exchange(
         family=None,
         acting_for=None,
         with_refresh=False,
+        # The partner verified the person's identity in this sign-in: the token is as strong as
+        # that, also for an account registered here with a password (the step-up path).
+        assurance=max(person.assurance, ASSURANCE_PARTNER),
     )
     return (
         TokenResponse(

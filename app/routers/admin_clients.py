@@ -6,8 +6,10 @@ import secrets
 from datetime import UTC, datetime
 from typing import Annotated, Any, Literal
 
+import jwt
+from cryptography.hazmat.primitives.asymmetric.rsa import RSAPublicKey
 from fastapi import APIRouter, Depends, Path, Query, Request, Response
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, field_validator
 from sqlalchemy import select
 
 from app.core.deps import SessionDep, after_commit
@@ -15,6 +17,7 @@ from app.core.divisions import division as known_division
 from app.core.errors import Conflict, NotFound, ValidationFailed
 from app.core.openapi import problem_responses
 from app.core.security import require_admin
+from app.identity.accounts import lock_for_write, unprintable
 from app.identity.events import EventKind, emit
 from app.identity.oauth import new_secret, secret_hash
 from app.identity.roles import ALL_ROLES, Role
@@ -33,20 +36,84 @@ GrantId = Annotated[int, Path(ge=1, le=2**62)]
 PersonId = Annotated[int, Path(ge=1, le=2**62)]
 
 
+def _printable(value: str) -> str:
+    reason = unprintable(value)
+    if reason is not None:
+        raise ValueError(reason)
+    return value
+
+
+# Text stored as given: no control characters (PostgreSQL refuses NUL in text and JSON).
+Text = Annotated[str, AfterValidator(_printable)]
+
+
+# What a partner's ID tokens may be signed with (app.identity.tokens checks the same): the JWK
+# key type and curve of each algorithm, and the members of its public part.
+_PARTNER_KEY_TYPES: dict[str, tuple[str | None, tuple[str, ...]]] = {
+    "RSA": (None, ("kty", "n", "e")),
+    "EC": ("P-256", ("kty", "crv", "x", "y")),
+    "OKP": ("Ed25519", ("kty", "crv", "x")),
+}
+_MIN_RSA_BITS = 2048
+
+
+def _check_partner_key(entry: object) -> str | None:
+    """Why one JWK cannot verify a partner's ID tokens (None: it can)."""
+    if not isinstance(entry, dict):
+        return "is not a JSON object"
+    kty = entry.get("kty")
+    if kty not in _PARTNER_KEY_TYPES:
+        return f"kty must be RSA, EC (P-256) or OKP (Ed25519), not {kty!r}"
+    crv, members = _PARTNER_KEY_TYPES[kty]
+    if crv is not None and entry.get("crv") != crv:
+        return f"a {kty} key must be on the curve {crv}"
+    if entry.get("use", "sig") != "sig":
+        return "is not a signature key (use is not 'sig')"
+    kid = entry.get("kid")
+    if kid is not None and (not isinstance(kid, str) or not kid):
+        return "kid must be a non-empty string"
+    try:
+        key = jwt.PyJWK({name: entry[name] for name in members if name in entry})
+    except (jwt.PyJWTError, ValueError, TypeError, KeyError):
+        return "cannot be read as a public key"
+    if isinstance(key.key, RSAPublicKey) and key.key.key_size < _MIN_RSA_BITS:
+        return f"an RSA key must have at least {_MIN_RSA_BITS} bits"
+    return None
+
+
 class PartnerIn(BaseModel):
     """A partner app's identity provider (cross-province single sign-on)."""
 
     model_config = ConfigDict(extra="forbid")
 
     province: Literal["440000", "310000", "360000"]
-    issuer: str = Field(min_length=1, max_length=500)
+    issuer: Text = Field(min_length=1, max_length=500)
     jwks: dict[str, Any] = Field(description="the partner's public keys (a JWK Set)")
+
+    @field_validator("jwks")
+    @classmethod
+    def _verifiable(cls, jwks: dict[str, Any]) -> dict[str, Any]:
+        """Refuse at registration a key set that could never verify a token (not at login)."""
+        keys = jwks.get("keys")
+        if not isinstance(keys, list) or not keys:
+            raise ValueError("a JWK Set is an object with a non-empty list 'keys'")
+        problems = [
+            f"keys/{index}: {reason}"
+            for index, entry in enumerate(keys)
+            if (reason := _check_partner_key(entry)) is not None
+        ]
+        kids = [entry.get("kid") for entry in keys if isinstance(entry, dict)]
+        if len(keys) > 1 and (None in kids or len(set(kids)) != len(kids)):
+            problems.append("with several keys, each needs its own kid")
+        if problems:
+            raise ValueError("; ".join(problems))
+        return jwks
 
 
 class ClientIn(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
-    name: str = Field(min_length=1, max_length=200)
+    name: Text = Field(min_length=1, max_length=200)
     kind: Literal["app", "partner", "integrator"]
     roles: list[str] = Field(default_factory=list, max_length=10)
     division: str | None = Field(default=None, pattern=r"^\d{6}$")
@@ -58,7 +125,7 @@ class ClientIn(BaseModel):
 class ClientPatch(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
-    name: str | None = Field(default=None, min_length=1, max_length=200)
+    name: Text | None = Field(default=None, min_length=1, max_length=200)
     roles: list[str] | None = Field(default=None, max_length=10)
     rate_per_s: float | None = Field(default=None, gt=0, le=100_000)
     burst: int | None = Field(default=None, ge=1, le=1_000_000)
@@ -71,7 +138,7 @@ class GrantIn(BaseModel):
 
     division: str = Field(pattern=r"^\d{6}$")
     slug: str = Field(pattern=r"^[a-z0-9-]{2,40}$")
-    operations: list[str] | None = Field(
+    operations: list[Annotated[Text, Field(min_length=1, max_length=200)]] | None = Field(
         default=None, max_length=1000, description="operationIds; omitted: every operation"
     )
 
@@ -243,7 +310,11 @@ async def create_client(
 async def list_clients(
     session: SessionDep,
     limit: Annotated[int, Query(ge=1, le=500)] = 100,
-    after: Annotated[str, Query(max_length=40, description="cursor: the last client_id")] = "",
+    after: Annotated[
+        str,
+        # Client ids only: anything else (a NUL byte, say) would reach the database's text.
+        Query(pattern=r"^[A-Za-z0-9_-]{0,40}$", description="cursor: the last client_id"),
+    ] = "",
 ) -> list[ClientOut]:
     """Client applications, by id."""
     rows = (
@@ -268,6 +339,7 @@ async def update_client(
     client_id: ClientId, body: ClientPatch, session: SessionDep, request: Request
 ) -> ClientOut:
     """Change a client's name, roles, rate limit, status or partner keys (applies within 2 s)."""
+    await lock_for_write(session)
     row = await _load(session, client_id)
     if body.roles is not None:
         _check_roles(body.roles, row.division)
@@ -298,6 +370,7 @@ async def rotate_secret(
     client_id: ClientId, session: SessionDep, request: Request
 ) -> ClientCreated:
     """A new secret for the client (shown once); the old one stops working."""
+    await lock_for_write(session)
     row = await _load(session, client_id)
     secret = new_secret()
     row.secret_hash = secret_hash(secret)
@@ -317,6 +390,7 @@ async def add_grant(
     client_id: ClientId, body: GrantIn, session: SessionDep, request: Request
 ) -> GrantOut:
     """Grant a service, or some of its operations, to a client (applies within 2 s)."""
+    await lock_for_write(session)
     await _load(session, client_id)
     if known_division(body.division) is None:
         raise ValidationFailed(
@@ -357,6 +431,7 @@ async def revoke_grant(
     client_id: ClientId, grant_id: GrantId, session: SessionDep, request: Request
 ) -> Response:
     """Revoke a grant (applies within 2 s)."""
+    await lock_for_write(session)
     grant = await session.get(Grant, grant_id)
     if grant is None or grant.client_id != client_id:
         raise NotFound(f"Client {client_id!r} has no grant {grant_id}.")
@@ -373,6 +448,7 @@ async def set_person_status(
     person_id: PersonId, body: PersonStatusIn, session: SessionDep, request: Request
 ) -> dict[str, Any]:
     """Disable (or re-enable) a resident's account: its tokens stop on every instance within 2 s."""
+    await lock_for_write(session)
     person = await session.get(Person, person_id)
     if person is None:
         raise NotFound(f"There is no person {person_id}.")

@@ -19,6 +19,7 @@ from app.identity.accounts import (
     NewPerson,
     agencies,
     bind_agent,
+    lock_for_write,
     masked_view,
     register_legal_person,
     register_person,
@@ -39,6 +40,8 @@ from app.models.identity import LegalPerson, Person
 
 router = APIRouter(tags=["identity"])
 
+MAX_ID = 2**62  # ids are BIGINT (PostgreSQL): anything larger is no id
+
 
 def manager_of(request: Request) -> IdentityManager:
     manager = request.app.state.identity
@@ -50,10 +53,12 @@ ManagerDep = Annotated[IdentityManager, Depends(manager_of)]
 
 
 class PersonIn(BaseModel):
-    name: str = Field(min_length=1, max_length=100)
-    id_number: str = Field(min_length=1, max_length=40)
-    phone: str = Field(min_length=1, max_length=20)
-    password: str = Field(min_length=1, max_length=256)
+    # Lengths and formats are checked by register_person, so that every bad field is reported
+    # at once (a too-long phone must not hide a wrong check digit); the body limit bounds sizes.
+    name: str = Field(description="1 to 100 characters")
+    id_number: str = Field(description="GB 11643 resident ID number (any province)")
+    phone: str = Field(description="mainland mobile number, 11 digits")
+    password: str = Field(description="8 to 128 characters, not the phone or the ID number")
 
 
 class PersonOut(BaseModel):
@@ -80,9 +85,10 @@ class MeOut(PersonOut):
 
 
 class LegalPersonIn(BaseModel):
-    name: str = Field(min_length=1, max_length=200)
-    uscc: str = Field(min_length=1, max_length=40)
-    legal_representative: str = Field(min_length=1, max_length=100)
+    # Checked by register_legal_person, every bad field at once (see PersonIn).
+    name: str = Field(description="1 to 200 characters")
+    uscc: str = Field(description="unified social credit code (GB 32100, GB 11714 inside)")
+    legal_representative: str = Field(description="1 to 100 characters")
 
 
 class AgentIn(BaseModel):
@@ -140,6 +146,7 @@ async def register_legal(
 ) -> LegalPersonOut:
     """Register a legal person (法人) by its unified social credit code (GB 32100 + GB 11714);
     the registering person becomes its agent."""
+    await lock_for_write(session)
     person = await _me_person(session, caller.person_id)
     legal = await register_legal_person(
         session,
@@ -158,13 +165,14 @@ async def register_legal(
     responses=problem_responses(400, 401, 403, 404, 413, 422),
 )
 async def add_agent(
-    legal_person_id: Annotated[int, Field(ge=1, le=2**62)],
+    legal_person_id: Annotated[int, Field(ge=1, le=MAX_ID)],
     body: AgentIn,
     caller: PersonDep,
     session: SessionDep,
     manager: ManagerDep,
 ) -> PersonOut:
     """An agent of a legal person binds another registered person as an agent of it."""
+    await lock_for_write(session)
     person = await _me_person(session, caller.person_id)
     agent = await bind_agent(
         session,
@@ -264,6 +272,8 @@ async def token(request: Request, session: SessionDep, manager: ManagerDep) -> J
         form[key] = value
     grant = form.get("grant_type", "")
     client_id, client_secret = _client_credentials_of(request, form)
+    if grant != "client_credentials":
+        await lock_for_write(session)  # the other grants read, then write
     client = await authenticate_client(session, manager, client_id, client_secret)
     if grant == "client_credentials":
         response = await client_credentials(manager, client)
@@ -301,9 +311,12 @@ async def _password(
     acting_raw = form.get("acting_for")
     acting_for: int | None = None
     if acting_raw:
-        if not acting_raw.isdigit():
+        # ASCII digits of a plausible id: int() of anything else fails or overflows the column.
+        if not (acting_raw.isascii() and acting_raw.isdigit() and len(acting_raw) <= 19):
             raise OAuthError("invalid_request", "acting_for is a legal person's id.")
         acting_for = int(acting_raw)
+        if not 1 <= acting_for <= MAX_ID:
+            raise OAuthError("invalid_request", "acting_for is a legal person's id.")
     from app.identity.accounts import find_person_for_login
 
     _, account_key = await find_person_for_login(session, manager.cipher, username)

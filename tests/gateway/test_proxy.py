@@ -188,7 +188,7 @@ async def test_unknown_things_are_404_and_wrong_methods_405(client: httpx.AsyncC
         "/gw/999999/bdc/records": "not a known division",
         "/gw/430200/bdc/records": "No service 'bdc' is onboarded in 430200 (株洲市)",
         "/gw/430100/nope/records": "No service 'nope'",
-        "/gw/430100/bdc/nothing/here": "No operation of 430100/bdc matches GET /nothing/here",
+        "/gw/430100/bdc/nothing/here": "No operation of 430100/bdc matches this GET path",
         "/gw/430100": "/gw/{division}/{service}/{path}",
     }
     for path, words in cases.items():
