@@ -3,8 +3,9 @@
 python -m bench.proxy_overhead [--duration 10] [--connections 32] [--clients aiohttp,httpx]
 
 Starts a city simulator (bench/upstream.py) and `xyb serve` (one worker, fresh SQLite data dir),
-onboards the simulator through the admin API, then drives both with wrk: first the simulator
-directly, then through /gw. CPU per call is read from /proc for the gateway process. Results are
+onboards the simulator through the admin API, creates a client granted it and takes its access
+token, then drives both with wrk: first the simulator directly, then through /gw with the token
+(so authentication, the grant check, the rate limit and the upstream assertion are all paid). CPU per call is read from /proc for the gateway process. Results are
 printed as a Markdown table (see bench/README.md for the method and the recorded numbers).
 """
 
@@ -85,9 +86,12 @@ def _ms(text: str) -> float:
     return float(m.group(1)) * _UNIT[m.group(2)]
 
 
-def _wrk(url: str, duration: int, connections: int) -> tuple[float, dict[str, float], int, int]:
+def _wrk(
+    url: str, duration: int, connections: int, headers: tuple[str, ...] = ()
+) -> tuple[float, dict[str, float], int, int]:
+    extra = [arg for header in headers for arg in ("-H", header)]
     out = subprocess.run(
-        ["wrk", "-t1", f"-c{connections}", f"-d{duration}s", "--latency", url],
+        ["wrk", "-t1", f"-c{connections}", f"-d{duration}s", "--latency", *extra, url],
         capture_output=True,
         text=True,
         check=True,
@@ -103,10 +107,17 @@ def _wrk(url: str, duration: int, connections: int) -> tuple[float, dict[str, fl
     return rps, latency, total, int(bad.group(1)) if bad else 0
 
 
-def _measure(label: str, url: str, duration: int, connections: int, pid: int | None) -> Run:
-    _wrk(url, 2, connections)  # warm-up: pools, caches, compiled validators
+def _measure(
+    label: str,
+    url: str,
+    duration: int,
+    connections: int,
+    pid: int | None,
+    headers: tuple[str, ...] = (),
+) -> Run:
+    _wrk(url, 2, connections, headers)  # warm-up: pools, caches, validators, token cache
     before = _cpu_seconds(pid) if pid else 0.0
-    rps, latency, total, bad = _wrk(url, duration, connections)
+    rps, latency, total, bad = _wrk(url, duration, connections, headers)
     cpu = (_cpu_seconds(pid) - before) * 1000 / total if pid else None
     return Run(label, rps, latency["50"], latency["90"], latency["99"], cpu, bad)
 
@@ -172,6 +183,24 @@ def main() -> None:
                 timeout=60,
             )
             response.raise_for_status()
+            admin = {"Authorization": f"Bearer {TOKEN}"}
+            created = httpx.post(
+                f"{base}/admin/clients",
+                json={"name": "bench", "kind": "app", "rate_per_s": 1e5, "burst": 1000000},
+                headers=admin,
+            ).json()
+            httpx.post(
+                f"{base}/admin/clients/{created['client_id']}/grants",
+                json={"division": DIVISION, "slug": "zwfw"},
+                headers=admin,
+            ).raise_for_status()
+            issued = httpx.post(
+                f"{base}/identity/token",
+                data={"grant_type": "client_credentials"},
+                auth=(created["client_id"], created["client_secret"]),
+            )
+            issued.raise_for_status()
+            bearer = f"Authorization: Bearer {issued.json()['access_token']}"
             runs.append(
                 _measure(
                     f"through the gateway ({client})",
@@ -179,6 +208,7 @@ def main() -> None:
                     args.duration,
                     args.connections,
                     gateway.pid,
+                    (bearer,),
                 )
             )
             gateway.send_signal(signal.SIGTERM)

@@ -162,6 +162,32 @@ async def test_subjects_are_pairwise_per_service(
     assert assertion_of(app, sent(upstream), "430100/zwfw")["sub"] != subjects["zwfw"][0]
 
 
+async def test_an_assertion_is_reused_while_it_has_time_left(
+    client: httpx.AsyncClient,
+    app: FastAPI,
+    admin_headers: dict[str, str],
+    upstream: respx.MockRouter,
+    app_client: Json,
+    person: Json,
+) -> None:
+    """Signing costs tens of microseconds per call: the same caller and service share one."""
+    await onboard_changsha(client, admin_headers)
+    await grant(client, admin_headers, app_client["client_id"])
+    headers = await person_headers(client, app_client, person)
+    seen = []
+    for _ in range(3):
+        assert (await call(client, "zwfw", headers)).status_code == 200
+        seen.append(sent(upstream).headers["x-xyb-assertion"])
+    assert len(set(seen)) == 1
+    claims = assertion_of(app, sent(upstream), "430100/zwfw")
+    assert claims["exp"] - claims["iat"] == 60
+    other = await register(client)
+    assert (
+        await call(client, "zwfw", await person_headers(client, app_client, other))
+    ).status_code == 200
+    assert sent(upstream).headers["x-xyb-assertion"] != seen[0]  # never another person's
+
+
 @pytest.mark.parametrize(
     ("classification", "sees_id_number"),
     [("public", False), ("internal", False), ("personal", True), ("sensitive", True)],
