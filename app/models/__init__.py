@@ -1,5 +1,7 @@
 """SQLAlchemy models. Importing this package registers every table on ``Base.metadata``."""
 
+from app.models.catalog import Item, Synonym, TargetSnapshot
+from app.models.counting import LATENCY_BOUNDS_MS, AccessCount, CounterBatch, Operator
 from app.models.identity import (
     AccountCount,
     Agent,
@@ -22,15 +24,20 @@ from app.models.service import (
 )
 
 __all__ = [
+    "LATENCY_BOUNDS_MS",
+    "AccessCount",
     "AccountCount",
     "Agent",
     "Client",
+    "CounterBatch",
     "DataClassification",
     "GatewayState",
     "Grant",
     "IdentityEvent",
+    "Item",
     "LegalPerson",
     "Operation",
+    "Operator",
     "Person",
     "RefreshToken",
     "Service",
@@ -38,4 +45,6 @@ __all__ = [
     "ServiceStatus",
     "ServiceVersion",
     "SigningKeyRow",
+    "Synonym",
+    "TargetSnapshot",
 ]
