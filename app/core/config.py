@@ -9,6 +9,7 @@ import secrets
 import time
 from enum import StrEnum
 from functools import cached_property
+from datetime import date
 from pathlib import Path
 from typing import Literal
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
@@ -98,6 +99,17 @@ class Settings(BaseSettings):
     default_client_rate: float = Field(default=50.0, gt=0, le=100_000)
     default_client_burst: int = Field(default=100, ge=1, le=1_000_000)
     identity_poll_interval: float = Field(default=1.0, gt=0, le=86400)
+    # Access counting and the operators' view.
+    counting: bool = True
+    count_flush_interval: float = Field(default=1.0, gt=0, le=60)
+    target_items_online: int = Field(default=10_000, ge=0)
+    target_one_network: int = Field(default=5_000, ge=0)
+    target_license_types: int = Field(default=200, ge=0)
+    target_users: int = Field(default=30_000_000, ge=0)
+    # The day the targets are due (default: 31 December of the current year, local time).
+    target_year_end: date | None = None
+    metrics_token: SecretStr | None = None
+    operator_session_ttl: int = Field(default=8 * 3600, ge=300, le=7 * 86400)
     # Names this deployment in the Via header it adds upstream; a request that already carries it
     # has looped back through the gateway (a service whose upstream is the gateway itself).
     gateway_id: str = Field(default="xyb-gateway", pattern=r"^[A-Za-z0-9._-]{1,64}$")
