@@ -7,9 +7,9 @@ from __future__ import annotations
 
 import secrets
 import time
+from datetime import date
 from enum import StrEnum
 from functools import cached_property
-from datetime import date
 from pathlib import Path
 from typing import Literal
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
