@@ -64,6 +64,13 @@ class Base(DeclarativeBase):
     type_annotation_map: ClassVar[dict[Any, Any]] = {datetime: UtcDateTime()}
 
 
+# Execution option: ``{SQLITE_BEGIN: "immediate"}`` makes a SQLite transaction take the write lock
+# when it begins. A deferred transaction that reads, then writes after another connection has
+# committed (the access counter flushes every second) fails at once with "database is locked"
+# (SQLITE_BUSY_SNAPSHOT); an immediate one waits its turn instead (busy_timeout).
+SQLITE_BEGIN = "xyb_sqlite_begin"
+
+
 def sqlite_path(url: str) -> Path | None:
     """The file behind a SQLite URL (None for other backends or in-memory databases)."""
     parsed = make_url(url)
@@ -89,7 +96,8 @@ def _configure_sqlite(engine: AsyncEngine) -> None:
 
     @event.listens_for(engine.sync_engine, "begin")
     def _on_begin(connection: Any) -> None:
-        connection.exec_driver_sql("BEGIN")
+        mode = connection.get_execution_options().get(SQLITE_BEGIN, "")
+        connection.exec_driver_sql("BEGIN IMMEDIATE" if mode == "immediate" else "BEGIN")
 
 
 def create_engine(settings: Settings, url: str | None = None) -> AsyncEngine:

@@ -9,6 +9,7 @@ from fastapi import Depends, Request
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.core.config import Settings
+from app.core.db import SQLITE_BEGIN
 from app.core.resources import Resources, resources_of
 
 AFTER_COMMIT = "xyb.after_commit"
@@ -25,9 +26,16 @@ async def run_after_commit(session: AsyncSession) -> None:
         await callback()
 
 
+_SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
+
+
 async def get_session(request: Request) -> AsyncIterator[AsyncSession]:
     """A session that commits when the route succeeds and rolls back when it raises."""
-    async with resources_of(request).sessionmaker() as session:
+    res = resources_of(request)
+    async with res.sessionmaker() as session:
+        if request.method not in _SAFE_METHODS and res.engine.dialect.name == "sqlite":
+            # A write takes SQLite's lock up front: see app.core.db.SQLITE_BEGIN.
+            await session.connection(execution_options={SQLITE_BEGIN: "immediate"})
         try:
             yield session
         except BaseException:
