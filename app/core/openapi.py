@@ -77,6 +77,27 @@ def problem_responses(*statuses: int) -> dict[int | str, dict[str, Any]]:
     return out
 
 
+# An operation's ``openapi_extra={PARAMETERS_KEY: {name: {"required": ..., "schema": ...}}}``
+# documents what a parameter accepts when the route takes it as a plain string and checks it
+# itself (to report every bad parameter at once, with its allowed values).
+PARAMETERS_KEY = "x-xyb-parameters"
+
+
+def _declare_parameters(operation: dict[str, Any]) -> None:
+    declared = operation.pop(PARAMETERS_KEY, None)
+    if not declared:
+        return
+    for parameter in operation.get("parameters", []):
+        override = declared.get(parameter.get("name"))
+        if override is None:
+            continue
+        if "required" in override:
+            parameter["required"] = override["required"]
+        if "schema" in override:
+            title = parameter.get("schema", {}).get("title")
+            parameter["schema"] = {**override["schema"], **({"title": title} if title else {})}
+
+
 def _rewrite(schema: dict[str, Any]) -> dict[str, Any]:
     components = schema.setdefault("components", {}).setdefault("schemas", {})
     components.pop("HTTPValidationError", None)
@@ -86,6 +107,7 @@ def _rewrite(schema: dict[str, Any]) -> dict[str, Any]:
         for operation in path_item.values():
             if not isinstance(operation, dict) or "responses" not in operation:
                 continue
+            _declare_parameters(operation)
             responses = operation["responses"]
             for status, response in list(responses.items()):
                 content = response.get("content", {})
