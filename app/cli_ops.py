@@ -1,0 +1,294 @@
+"""``xyb ops`` (targets, access counts) and ``xyb operators`` (dashboard accounts).
+
+Both read and write the configured database directly, through the same functions as the
+/ops API (``app.services.ops``); no gateway needs to be running.
+"""
+
+from __future__ import annotations
+
+import json
+from typing import Annotated, Any
+
+import typer
+from rich import box
+from rich.table import Table
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from app.cli_common import err, in_transaction, out, settings_or_exit
+from app.core.errors import ValidationFailed
+
+ops_cli = typer.Typer(
+    help="The operators' view: year-end targets and access counts.", no_args_is_help=True
+)
+operators_cli = typer.Typer(
+    help="Operator accounts (who may sign in to /ops/dashboard).", no_args_is_help=True
+)
+
+
+def _number(value: float | int | None, digits: int = 0) -> str:
+    if value is None:
+        return "–"
+    return f"{value:,.{digits}f}"
+
+
+# -- xyb ops ----------------------------------------------------------------------------------
+
+
+@ops_cli.command("targets")
+def ops_targets(
+    as_json: Annotated[bool, typer.Option("--json", help="Print the JSON of GET /ops/targets.")] = (
+        False
+    ),
+) -> None:
+    """The four year-end targets: current value, 7-day rate, projection, on track.
+
+    Like GET /ops/targets, this records today's snapshots."""
+    from app.identity.accounts import lock_for_write
+    from app.services.ops.clock import system_clock
+    from app.services.ops.targets import TargetsReport, compute_targets
+
+    settings = settings_or_exit()
+
+    async def work(session: AsyncSession) -> TargetsReport:
+        await lock_for_write(session)
+        return await compute_targets(session, settings, now=system_clock())
+
+    report = in_transaction(settings, work)
+    if as_json:
+        out.print_json(json.dumps(report.as_json(), ensure_ascii=False))
+        return
+    table = Table(
+        title=f"Year-end targets (as of {report.as_of:%Y-%m-%d %H:%M %Z}; due {report.year_end},"
+        f" {report.days_left} days left)",
+        title_justify="left",
+        box=box.SIMPLE_HEAD,
+        pad_edge=False,
+    )
+    table.add_column("target", no_wrap=True)
+    for name in ("current", "goal", "ratio", "rate/day", "projected"):
+        table.add_column(name, justify="right", no_wrap=True)
+    table.add_column("on track", no_wrap=True)
+    for t in report.targets:
+        table.add_row(
+            t.name,
+            _number(t.current),
+            _number(t.target),
+            f"{t.ratio * 100:.1f}%",
+            f"{t.rate_per_day:+,.2f}" if t.rate_days else "–",
+            _number(t.projected),
+            "[green]yes[/green]" if t.on_track else "[red]no[/red]",
+        )
+    out.print(table)
+    if any(t.rate_days == 0 for t in report.targets):
+        out.print("[dim]rate/day over the last 7 days; –: no snapshot from them yet[/dim]")
+    for t in report.targets:
+        out.print(f"[dim]{t.name} — {t.label}: {t.source}[/dim]")
+
+
+@ops_cli.command("counts")
+def ops_counts(
+    group_by: Annotated[
+        str,
+        typer.Option(
+            "--group-by",
+            help="One or two of service, operation, item, division,"
+            " client, day, hour (comma-separated).",
+        ),
+    ],
+    since: Annotated[
+        str | None, typer.Option(help="Local date YYYY-MM-DD or ISO datetime (default: 7 days).")
+    ] = None,
+    until: Annotated[
+        str | None, typer.Option(help="Local date (included) or ISO datetime (excluded).")
+    ] = None,
+    division: Annotated[
+        str | None, typer.Option(help="Division codes (a prefecture includes its counties).")
+    ] = None,
+    service: Annotated[str | None, typer.Option(help="division/slug or id, comma-separated.")] = (
+        None
+    ),
+    outcome: Annotated[
+        str | None,
+        typer.Option(
+            help="success, caller_error, upstream_error, gateway_error (comma-separated)."
+        ),
+    ] = None,
+    limit: Annotated[int, typer.Option(help="Groups at most (1-10000).")] = 100,
+    as_json: Annotated[
+        bool, typer.Option("--json", help="Print the JSON of GET /ops/access-counts.")
+    ] = False,
+) -> None:
+    """Calls, errors and p50/p95 latency per group, from the hourly roll-ups."""
+    from app.services.ops.clock import system_clock
+    from app.services.ops.counts import (
+        CountsResult,
+        counts_json,
+        load_services,
+        parse_counts_query,
+        run_counts,
+    )
+
+    settings = settings_or_exit()
+
+    async def work(session: AsyncSession) -> CountsResult:
+        known = await load_services(session)
+        query = parse_counts_query(
+            settings=settings,
+            services=known,
+            now=system_clock(),
+            group_by=group_by,
+            since=since,
+            until=until,
+            division=division,
+            service=service,
+            outcome=outcome,
+            limit=str(limit),
+        )
+        return await run_counts(session, settings, query, known)
+
+    try:
+        result = in_transaction(settings, work)
+    except ValidationFailed as exc:
+        for e in exc.extensions.get("errors", []):
+            option = "--" + e["pointer"].removeprefix("/query/").replace("_", "-")
+            err.print(f"[red]error[/red] {option}: {e['detail']}")
+        raise typer.Exit(2) from None
+    data = counts_json(result, settings)
+    if as_json:
+        out.print_json(json.dumps(data, ensure_ascii=False))
+        return
+    until_text = data["until"] or "now"
+    table = Table(
+        title=f"Access counts by {', '.join(data['group_by'])} ({data['since']} to {until_text})",
+        title_justify="left",
+        box=box.SIMPLE_HEAD,
+        pad_edge=False,
+    )
+    table.add_column(" · ".join(data["group_by"]))
+    for name in ("calls", "errors", "error rate", "p50 ms", "p95 ms"):
+        table.add_column(name, justify="right")
+    for group in data["groups"]:
+        table.add_row(*_count_cells(group["label"], group))
+    totals = data["totals"]
+    table.add_section()
+    table.add_row(
+        *_count_cells("[bold]total[/bold]" + (" (shown)" if data["truncated"] else ""), totals)
+    )
+    out.print(table)
+    if data["truncated"]:
+        out.print(f"[yellow]only the first {data['limit']} groups are shown (--limit)[/yellow]")
+    out.print("[dim]latency quantiles: " + data["quantiles"] + "[/dim]")
+
+
+def _count_cells(label: str, stats: dict[str, Any]) -> list[str]:
+    return [
+        label,
+        _number(stats["calls"]),
+        _number(stats["errors"]),
+        f"{stats['error_rate'] * 100:.2f}%",
+        _number(stats["p50_ms"], 1),
+        _number(stats["p95_ms"], 1),
+    ]
+
+
+# -- xyb operators ----------------------------------------------------------------------------
+
+
+def _refused(exc: Exception) -> typer.Exit:
+    err.print(f"[red]error[/red] {exc}")
+    return typer.Exit(1)
+
+
+@operators_cli.command("create")
+def operators_create(
+    username: Annotated[str, typer.Option(help="2-64 characters of A-Z a-z 0-9 . _ -")],
+    password: Annotated[
+        str,
+        typer.Option(
+            prompt=True,
+            hide_input=True,
+            confirmation_prompt=True,
+            help="At least 10 characters (asked for when not given).",
+        ),
+    ],
+    role: Annotated[
+        list[str] | None,
+        typer.Option(help="operator (default) or platform_admin; repeatable."),
+    ] = None,
+) -> None:
+    """Create an operator account for the dashboard (argon2id password)."""
+    from app.services.ops.operators import OperatorError, create_operator
+
+    settings = settings_or_exit()
+
+    async def work(session: AsyncSession) -> None:
+        await create_operator(session, username, password, role or ["operator"])
+
+    try:
+        in_transaction(settings, work)
+    except OperatorError as exc:
+        raise _refused(exc) from None
+    out.print(f"operator {username} created; sign in at /ops/login")
+
+
+@operators_cli.command("list")
+def operators_list() -> None:
+    """Every operator account, its roles and status."""
+    from app.services.ops.operators import OperatorView, list_operators
+
+    settings = settings_or_exit()
+
+    async def work(session: AsyncSession) -> list[OperatorView]:
+        return await list_operators(session)
+
+    table = Table("username", "roles", "status")
+    for row in in_transaction(settings, work):
+        table.add_row(row.username, ", ".join(row.roles), row.status)
+    out.print(table)
+
+
+@operators_cli.command("set-password")
+def operators_set_password(
+    username: Annotated[str, typer.Option(help="The account.")],
+    password: Annotated[str, typer.Option(prompt=True, hide_input=True, confirmation_prompt=True)],
+) -> None:
+    """A new password (ends the account's dashboard sessions)."""
+    from app.services.ops.operators import OperatorError, set_password
+
+    settings = settings_or_exit()
+
+    async def work(session: AsyncSession) -> None:
+        await set_password(session, username, password)
+
+    try:
+        in_transaction(settings, work)
+    except OperatorError as exc:
+        raise _refused(exc) from None
+    out.print(f"password of {username} changed")
+
+
+def _set_status(username: str, status: str) -> None:
+    from app.services.ops.operators import OperatorError, set_status
+
+    settings = settings_or_exit()
+
+    async def work(session: AsyncSession) -> None:
+        await set_status(session, username, status)
+
+    try:
+        in_transaction(settings, work)
+    except OperatorError as exc:
+        raise _refused(exc) from None
+    out.print(f"operator {username} is {status}")
+
+
+@operators_cli.command("disable")
+def operators_disable(username: Annotated[str, typer.Option(help="The account.")]) -> None:
+    """Disable an account (its sessions stop working at their next request)."""
+    _set_status(username, "disabled")
+
+
+@operators_cli.command("enable")
+def operators_enable(username: Annotated[str, typer.Option(help="The account.")]) -> None:
+    """Re-enable a disabled account."""
+    _set_status(username, "active")

@@ -1,0 +1,415 @@
+"""The operators' view: /ops/targets, /ops/services, /ops/access-counts, and the dashboard.
+
+The JSON API admits a Bearer token with the operator role (or platform admin: the admin token
+counts) or a dashboard session cookie (see ``app.services.ops.sessions``). The HTML pages
+(login form, dashboard) and their vendored assets are not part of the OpenAPI document.
+"""
+
+from __future__ import annotations
+
+import html
+import re
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Annotated, Any
+from urllib.parse import parse_qsl, urlsplit
+
+from fastapi import APIRouter, Depends, Query, Request
+from fastapi.responses import HTMLResponse, RedirectResponse, Response
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from app.core.config import Settings
+from app.core.deps import SessionDep
+from app.core.errors import Forbidden, NotFound, Unauthorized
+from app.core.openapi import PARAMETERS_KEY, problem_responses
+from app.core.security import caller_of
+from app.gateway.events import RecentEvents
+from app.gateway.routetable import EMPTY_TABLE, RouteTableManager
+from app.identity.accounts import lock_for_write
+from app.identity.roles import Role
+from app.identity.throttle import LoginThrottle
+from app.models.counting import Operator
+from app.services.ops.clock import Clock, system_clock
+from app.services.ops.counts import (
+    COUNTS_PARAMETER_SCHEMAS,
+    DIMENSIONS,
+    OUTCOMES,
+    counts_json,
+    load_services,
+    parse_counts_query,
+    run_counts,
+)
+from app.services.ops.operators import DASHBOARD_ROLES, MAX_PASSWORD, authenticate
+from app.services.ops.schemas import AccessCountsOut, ServicesOut, TargetsOut
+from app.services.ops.services_view import services_overview
+from app.services.ops.sessions import (
+    COOKIE_NAME,
+    COOKIE_PATH,
+    EndedSessions,
+    InvalidSession,
+    SessionClaims,
+    SessionSigner,
+)
+from app.services.ops.targets import compute_targets
+
+router = APIRouter(prefix="/ops", tags=["operators"])
+
+_CHALLENGE = {
+    "WWW-Authenticate": 'Bearer realm="xyb", Cookie realm="xyb operators",'
+    f' form-action="/ops/login", cookie-name="{COOKIE_NAME}"'
+}
+_PAGE_HEADERS = {
+    "Cache-Control": "no-store",
+    "Content-Security-Policy": "default-src 'none'; script-src 'self'; style-src 'self';"
+    " img-src 'self' data:; connect-src 'self'; form-action 'self'; frame-ancestors 'none';"
+    " base-uri 'none'",
+    "X-Frame-Options": "DENY",
+    "X-Content-Type-Options": "nosniff",
+    "Referrer-Policy": "same-origin",
+}
+_STATIC_TYPES = {
+    "js": "text/javascript; charset=utf-8",
+    "css": "text/css; charset=utf-8",
+    "svg": "image/svg+xml",
+}
+_STATIC_NAME = re.compile(r"^[a-z0-9_-]{1,64}\.(js|css|svg)$")
+_MAX_FORM = 8 * 1024
+# The dashboard's HTML, JS and CSS (vendored: no CDN).
+STATIC_DIR = Path(__file__).resolve().parent.parent / "static"
+
+
+# -- clock, signer, state ---------------------------------------------------------------------
+
+
+def _settings(request: Request) -> Settings:
+    settings: Settings = request.app.state.settings
+    return settings
+
+
+def _clock(request: Request) -> Clock:
+    """``app.state.ops_clock`` when a test set one, else the system clock."""
+    clock: Clock | None = getattr(request.app.state, "ops_clock", None)
+    return clock or system_clock
+
+
+def _signer(request: Request) -> SessionSigner:
+    signer: SessionSigner | None = getattr(request.app.state, "ops_signer", None)
+    if signer is None:
+        signer = SessionSigner(_settings(request).resolved_data_key)
+        request.app.state.ops_signer = signer
+    return signer
+
+
+def _ended(request: Request) -> EndedSessions:
+    ended: EndedSessions | None = getattr(request.app.state, "ops_ended_sessions", None)
+    if ended is None:
+        ended = EndedSessions()
+        request.app.state.ops_ended_sessions = ended
+    return ended
+
+
+def _now_s(request: Request) -> float:
+    return _clock(request)().timestamp()
+
+
+# -- who is asking ----------------------------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class OpsPrincipal:
+    name: str
+    via: str  # "token" | "session"
+    roles: frozenset[str]
+    claims: SessionClaims | None = None
+
+
+def _same_origin(request: Request) -> bool:
+    """Whether a state-changing browser request comes from this site (Origin, else Referer).
+
+    Neither header: not a browser form (browsers send Origin on every POST), allowed. Hosts are
+    compared, not schemes, so a TLS-terminating proxy does not break it.
+    """
+    origin = request.headers.get("origin")
+    if origin is None:
+        origin = request.headers.get("referer")
+        if origin is None:
+            return True
+    if origin.strip().lower() == "null":
+        return False
+    try:
+        claimed = urlsplit(origin).netloc.lower()
+    except ValueError:
+        return False
+    return bool(claimed) and claimed == request.headers.get("host", "").lower()
+
+
+async def _session_principal(
+    request: Request, session: AsyncSession
+) -> tuple[OpsPrincipal | None, str | None]:
+    """The signed-in operator of the cookie, or None and why not (None: no cookie)."""
+    token = request.cookies.get(COOKIE_NAME)
+    if token is None:
+        return None, None
+    signer = _signer(request)
+    try:
+        claims = signer.verify(token, now=_now_s(request))
+    except InvalidSession as exc:
+        return None, exc.reason
+    if claims.session_id in _ended(request):
+        return None, "signed out"
+    row = await session.get(Operator, claims.username)
+    if row is None or row.status != "active":
+        return None, "account disabled"
+    if signer.fingerprint(row.password_hash) != claims.password_fingerprint:
+        return None, "password changed"
+    roles = frozenset(row.roles)
+    if not roles & DASHBOARD_ROLES:
+        return None, "no operator role"
+    return OpsPrincipal(row.username, "session", roles, claims), None
+
+
+async def ops_principal(request: Request, session: SessionDep) -> OpsPrincipal:
+    """A Bearer token with the operator role (or platform admin), or a dashboard session."""
+    if request.headers.get("authorization") is not None:
+        caller = caller_of(request)
+        if not caller.roles & DASHBOARD_ROLES:
+            raise Forbidden(
+                f"This needs the role {Role.OPERATOR.value}.",
+                extensions={"required_roles": [Role.OPERATOR.value]},
+            )
+        return OpsPrincipal(caller.client_id, "token", frozenset(caller.roles))
+    principal, reason = await _session_principal(request, session)
+    if principal is None:
+        why = f" (the session cookie was refused: {reason})" if reason else ""
+        raise Unauthorized(
+            "Send 'Authorization: Bearer <token>' with the operator role, or sign in at"
+            f" /ops/login{why}.",
+            headers=_CHALLENGE,
+        )
+    if request.method not in ("GET", "HEAD", "OPTIONS") and not _same_origin(request):
+        raise Forbidden("A cookie-authenticated change must come from the gateway's own pages.")
+    return principal
+
+
+OpsDep = Annotated[OpsPrincipal, Depends(ops_principal)]
+_API_RESPONSES = problem_responses(401, 403)
+
+
+# -- the JSON API -----------------------------------------------------------------------------
+
+
+@router.get("/targets", response_model=TargetsOut, responses=_API_RESPONSES)
+async def targets(request: Request, session: SessionDep, _: OpsDep) -> dict[str, Any]:
+    """The four year-end targets: current value, ratio, 7-day rate, projection, on track.
+
+    Computing them records today's snapshots (the day's latest value)."""
+    await lock_for_write(session)  # SQLite: read-then-write needs the write lock first
+    report = await compute_targets(session, _settings(request), now=_clock(request)())
+    return report.as_json()
+
+
+@router.get("/services", response_model=ServicesOut, responses=_API_RESPONSES)
+async def services(request: Request, session: SessionDep, _: OpsDep) -> dict[str, Any]:
+    """Every onboarded service (active and retired): breaker, recent errors and latency."""
+    manager: RouteTableManager | None = request.app.state.routes
+    recent: RecentEvents = request.app.state.recent_events
+    return await services_overview(
+        session,
+        _settings(request),
+        table=manager.table if manager is not None else EMPTY_TABLE,
+        recent=recent.snapshot(),
+        now=_clock(request)(),
+    )
+
+
+@router.get(
+    "/access-counts",
+    response_model=AccessCountsOut,
+    responses=problem_responses(401, 403, 422),
+    openapi_extra={PARAMETERS_KEY: COUNTS_PARAMETER_SCHEMAS},
+)
+async def access_counts(
+    request: Request,
+    session: SessionDep,
+    _: OpsDep,
+    group_by: Annotated[
+        str | None,
+        Query(
+            description="one or two of " + ", ".join(DIMENSIONS) + ", comma-separated",
+            examples=["service,day"],
+        ),
+    ] = None,
+    since: Annotated[
+        str | None,
+        Query(description="local date YYYY-MM-DD or ISO datetime (default: 7 days back)"),
+    ] = None,
+    until: Annotated[
+        str | None,
+        Query(description="local date (included) or ISO datetime (excluded); default: now"),
+    ] = None,
+    division: Annotated[
+        str | None, Query(description="GB/T 2260 codes (a prefecture includes its counties)")
+    ] = None,
+    service: Annotated[
+        str | None, Query(description="division/slug or id of onboarded services, comma-separated")
+    ] = None,
+    outcome: Annotated[
+        str | None, Query(description="comma-separated among " + ", ".join(OUTCOMES))
+    ] = None,
+    limit: Annotated[str | None, Query(description="groups at most (1-10000, default 1000)")] = (
+        None
+    ),
+) -> dict[str, Any]:
+    """Calls, errors and p50/p95 latency per group, from the hourly roll-ups."""
+    settings = _settings(request)
+    known = await load_services(session)
+    query = parse_counts_query(
+        settings=settings,
+        services=known,
+        now=_clock(request)(),
+        group_by=group_by,
+        since=since,
+        until=until,
+        division=division,
+        service=service,
+        outcome=outcome,
+        limit=limit,
+    )
+    return counts_json(await run_counts(session, settings, query, known), settings)
+
+
+# -- pages ------------------------------------------------------------------------------------
+
+
+def _template(name: str) -> str:
+    return (STATIC_DIR / name).read_text(encoding="utf-8")
+
+
+def _login_page(
+    message: str | None, status: int, headers: dict[str, str] | None = None
+) -> Response:
+    notice = ""
+    if message:
+        escaped = html.escape(message)
+        notice = f'<p class="notice" role="alert" data-testid="login-message">{escaped}</p>'
+    body = _template("login.html").replace("{{message}}", notice)
+    return HTMLResponse(body, status_code=status, headers={**_PAGE_HEADERS, **(headers or {})})
+
+
+def _secure(request: Request) -> bool:
+    return request.url.scheme == "https"
+
+
+@router.get("/login", include_in_schema=False)
+async def login_form(request: Request, session: SessionDep) -> Response:
+    """The sign-in form (straight to the dashboard when already signed in)."""
+    principal, reason = await _session_principal(request, session)
+    if principal is not None:
+        return RedirectResponse("/ops/dashboard", status_code=303, headers=_PAGE_HEADERS)
+    message = "Your session has expired; sign in again." if reason == "expired" else None
+    return _login_page(message, 200)
+
+
+async def _form(request: Request) -> dict[str, str] | None:
+    content_type = request.headers.get("content-type", "").split(";")[0].strip().lower()
+    if content_type != "application/x-www-form-urlencoded":
+        return None
+    body = await request.body()
+    if len(body) > _MAX_FORM:
+        return None
+    try:
+        return dict(parse_qsl(body.decode("utf-8"), keep_blank_values=True))
+    except UnicodeDecodeError:
+        return None
+
+
+@router.post("/login", include_in_schema=False)
+async def login(request: Request, session: SessionDep) -> Response:
+    """Form sign-in: a session cookie and a redirect to the dashboard, or the form again."""
+    if not _same_origin(request):
+        return _login_page("This sign-in did not come from the gateway's own page.", 403)
+    form = await _form(request)
+    if form is None:
+        return _login_page("Send the form (application/x-www-form-urlencoded).", 400)
+    username = form.get("username", "").strip()
+    password = form.get("password", "")
+    if not username or not password or len(username) > 64 or len(password) > MAX_PASSWORD:
+        return _login_page("Enter your username and password.", 401, _CHALLENGE)
+    signer = _signer(request)
+    throttle: LoginThrottle = request.app.state.login_throttle
+    address = request.client.host if request.client else None
+    account = signer.throttle_key(username)
+    wait = await throttle.check(account=account, address=address)
+    if wait is not None:
+        seconds = max(1, int(wait + 0.999))
+        return _login_page(
+            f"Too many failed sign-ins; try again in {seconds} s.",
+            429,
+            {"Retry-After": str(seconds)},
+        )
+    row = await authenticate(session, username, password)
+    if row is None:
+        await throttle.failure(account=account, address=address)
+        return _login_page("Wrong username or password.", 401, _CHALLENGE)
+    if not set(row.roles) & DASHBOARD_ROLES:
+        await throttle.success(account=account)
+        return _login_page("This account has no operator role.", 403)
+    await throttle.success(account=account)
+    settings = _settings(request)
+    token, _claims = signer.issue(
+        row.username,
+        list(row.roles),
+        row.password_hash,
+        ttl=settings.operator_session_ttl,
+        now=_now_s(request),
+    )
+    response = RedirectResponse("/ops/dashboard", status_code=303, headers=_PAGE_HEADERS)
+    response.set_cookie(
+        COOKIE_NAME,
+        token,
+        max_age=settings.operator_session_ttl,
+        path=COOKIE_PATH,
+        secure=_secure(request),
+        httponly=True,
+        samesite="strict",
+    )
+    return response
+
+
+@router.post("/logout", include_in_schema=False)
+async def logout(request: Request, session: SessionDep) -> Response:
+    """End the session: the cookie is deleted and its id refused by this instance."""
+    if not _same_origin(request):
+        raise Forbidden("A sign-out must come from the gateway's own pages.")
+    principal, _reason = await _session_principal(request, session)
+    if principal is not None and principal.claims is not None:
+        _ended(request).end(principal.claims, now=_now_s(request))
+    response = RedirectResponse("/ops/login", status_code=303, headers=_PAGE_HEADERS)
+    response.delete_cookie(
+        COOKIE_NAME, path=COOKIE_PATH, secure=_secure(request), httponly=True, samesite="strict"
+    )
+    return response
+
+
+@router.get("/dashboard", include_in_schema=False)
+async def dashboard(request: Request, session: SessionDep) -> Response:
+    """The dashboard page for a signed-in operator (else the sign-in form)."""
+    principal, _reason = await _session_principal(request, session)
+    if principal is None:
+        return RedirectResponse("/ops/login", status_code=303, headers=_PAGE_HEADERS)
+    body = _template("dashboard.html").replace("{{username}}", html.escape(principal.name))
+    return HTMLResponse(body, headers=_PAGE_HEADERS)
+
+
+@router.get("/static/{name}", include_in_schema=False)
+async def static(name: str) -> Response:
+    """The dashboard's vendored assets (app/static: no CDN, works offline)."""
+    match = _STATIC_NAME.match(name)
+    resource = STATIC_DIR / name if match else None
+    if match is None or resource is None or not resource.is_file():
+        raise NotFound("No such asset.")
+    return Response(
+        resource.read_bytes(),
+        media_type=_STATIC_TYPES[match.group(1)],
+        headers={"Cache-Control": "no-cache", "X-Content-Type-Options": "nosniff"},
+    )

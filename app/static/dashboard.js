@@ -1,0 +1,258 @@
+/* The operators' dashboard: fetches the /ops JSON endpoints with the session cookie and draws
+   the targets, calls per hour (inline SVG), top services and items, and the services' health.
+   Plain JS, no libraries, no network beyond the gateway itself. Every figure carries its raw
+   value in data-value (and a data-testid) so tests can compare it with the API. */
+"use strict";
+
+(function () {
+  var REFRESH_MS = 10000;
+  var SVG_NS = "http://www.w3.org/2000/svg";
+  var HOUR_MS = 3600 * 1000;
+  var refreshes = 0;
+
+  function q(selector) {
+    return document.querySelector(selector);
+  }
+
+  function el(tag, attrs, text) {
+    var node = document.createElement(tag);
+    setAttrs(node, attrs);
+    if (text !== undefined && text !== null) node.textContent = String(text);
+    return node;
+  }
+
+  function svg(tag, attrs) {
+    var node = document.createElementNS(SVG_NS, tag);
+    setAttrs(node, attrs);
+    return node;
+  }
+
+  function setAttrs(node, attrs) {
+    if (!attrs) return;
+    Object.keys(attrs).forEach(function (name) {
+      if (attrs[name] !== undefined && attrs[name] !== null) node.setAttribute(name, String(attrs[name]));
+    });
+  }
+
+  function integer(n) {
+    return Math.round(n).toLocaleString("en-US");
+  }
+
+  function percent(ratio, digits) {
+    return (ratio * 100).toFixed(digits === undefined ? 1 : digits) + "%";
+  }
+
+  function ms(value) {
+    return value === null || value === undefined ? "–" : value.toFixed(1);
+  }
+
+  function signed(n) {
+    var text = Math.abs(n) >= 100 ? integer(Math.abs(n)) : Math.abs(n).toFixed(2);
+    return (n < 0 ? "−" : "+") + text;
+  }
+
+  /* A figure: formatted text, raw value in data-value. */
+  function figure(node, value, text) {
+    node.setAttribute("data-value", value === null || value === undefined ? "" : String(value));
+    node.textContent = text;
+    return node;
+  }
+
+  function getJSON(url) {
+    return fetch(url, { credentials: "same-origin", headers: { Accept: "application/json" } }).then(
+      function (response) {
+        if (response.status === 401) {
+          window.location.assign("/ops/login");
+          throw new Error("signed out");
+        }
+        if (!response.ok) throw new Error(url + " answered " + response.status);
+        return response.json();
+      }
+    );
+  }
+
+  /* -- targets ---------------------------------------------------------------------------- */
+
+  function progressBar(t) {
+    var width = 300;
+    var filled = Math.max(0, Math.min(1, t.ratio)) * width;
+    var projected = t.target > 0 ? Math.max(0, Math.min(1, t.projected / t.target)) : 1;
+    var box = svg("svg", {
+      viewBox: "0 0 " + width + " 18",
+      width: "100%",
+      height: "18",
+      role: "img",
+      "aria-label": percent(t.ratio) + " of the target; projected " + integer(t.projected),
+      "data-testid": "target-" + t.name + "-bar",
+      "data-ratio": t.ratio,
+    });
+    box.appendChild(svg("rect", { x: 0, y: 0, width: width, height: 18, rx: 3, class: "bar-bg" }));
+    box.appendChild(svg("rect", { x: 0, y: 0, width: projected * width, height: 18, rx: 3, class: "bar-projection" }));
+    box.appendChild(svg("rect", { x: 0, y: 0, width: filled, height: 18, rx: 3, class: t.on_track ? "bar-done ok" : "bar-done behind" }));
+    box.appendChild(svg("line", { x1: projected * width, x2: projected * width, y1: 0, y2: 18, class: "bar-marker" }));
+    return box;
+  }
+
+  function drawTargets(data) {
+    figure(q('[data-testid="year-end"]'), data.year_end, data.year_end);
+    figure(q('[data-testid="days-left"]'), data.days_left, integer(data.days_left));
+    var holder = q('[data-testid="targets"]');
+    var cards = data.targets.map(function (t) {
+      var id = "target-" + t.name;
+      var card = el("article", { class: "target " + (t.on_track ? "ok" : "behind"), "data-testid": id });
+      card.appendChild(el("h3", null, t.label));
+      var numbers = el("p", { class: "target-numbers" });
+      numbers.appendChild(figure(el("strong", { "data-testid": id + "-current" }), t.current, integer(t.current)));
+      numbers.appendChild(document.createTextNode(" of "));
+      numbers.appendChild(figure(el("span", { "data-testid": id + "-target" }), t.target, integer(t.target)));
+      numbers.appendChild(document.createTextNode(" · "));
+      numbers.appendChild(figure(el("span", { "data-testid": id + "-ratio" }), t.ratio, percent(t.ratio)));
+      card.appendChild(numbers);
+      card.appendChild(progressBar(t));
+      var outlook = el("p", { class: "target-outlook" });
+      outlook.appendChild(document.createTextNode("projected "));
+      outlook.appendChild(figure(el("strong", { "data-testid": id + "-projected" }), t.projected, integer(t.projected)));
+      outlook.appendChild(document.createTextNode(" · rate "));
+      outlook.appendChild(figure(el("span", { "data-testid": id + "-rate" }), t.rate_per_day, signed(t.rate_per_day) + "/day"));
+      outlook.appendChild(document.createTextNode(" · "));
+      outlook.appendChild(
+        figure(el("span", { class: "badge", "data-testid": id + "-on-track" }), t.on_track, t.on_track ? "on track" : "behind")
+      );
+      card.appendChild(outlook);
+      card.appendChild(el("p", { class: "source", "data-testid": id + "-source" }, t.source));
+      return card;
+    });
+    holder.replaceChildren.apply(holder, cards);
+  }
+
+  /* -- calls per hour --------------------------------------------------------------------- */
+
+  function drawChart(data, now) {
+    var byHour = {};
+    data.groups.forEach(function (g) {
+      byHour[Date.parse(g.key.hour)] = g;
+    });
+    var start = Date.parse(data.since);
+    var end = data.until ? Math.min(Date.parse(data.until), now) : now;
+    var slots = [];
+    for (var t = start; t <= end && slots.length < 48; t += HOUR_MS) slots.push(t);
+    var max = 1;
+    slots.forEach(function (s) {
+      if (byHour[s]) max = Math.max(max, byHour[s].calls);
+    });
+    var W = 960, H = 220, top = 10, bottom = 24, left = 40;
+    var firstHour = parseInt(data.since.slice(11, 13), 10);
+    var slot = (W - left) / Math.max(1, slots.length);
+    var chart = svg("svg", { viewBox: "0 0 " + W + " " + H, width: "100%", role: "img", "aria-label": "calls per hour, last 24 hours" });
+    chart.appendChild(svg("line", { x1: left, x2: W, y1: H - bottom, y2: H - bottom, class: "axis" }));
+    var maxLabel = svg("text", { x: left - 4, y: top + 8, class: "tick", "text-anchor": "end" });
+    maxLabel.textContent = integer(max);
+    chart.appendChild(maxLabel);
+    slots.forEach(function (s, i) {
+      var g = byHour[s];
+      var calls = g ? g.calls : 0;
+      var errors = g ? g.errors : 0;
+      var h = ((H - top - bottom) * calls) / max;
+      var eh = ((H - top - bottom) * errors) / max;
+      var x = left + i * slot + 1;
+      var hour = g ? g.key.hour : new Date(s).toISOString();
+      var bar = svg("rect", {
+        x: x, y: H - bottom - h, width: Math.max(1, slot - 2), height: h, class: "bar-calls",
+        "data-testid": "hour-bar", "data-hour": hour, "data-calls": calls, "data-errors": errors,
+      });
+      var title = svg("title", null);
+      title.textContent = hour + ": " + integer(calls) + " calls, " + integer(errors) + " errors";
+      bar.appendChild(title);
+      chart.appendChild(bar);
+      if (errors > 0) chart.appendChild(svg("rect", { x: x, y: H - bottom - eh, width: Math.max(1, slot - 2), height: eh, class: "bar-errors" }));
+      if (i % 3 === 0) {
+        /* Hours in the gateway's zone (the offset of data.since), not the browser's. */
+        var tick = svg("text", { x: x + slot / 2, y: H - 8, class: "tick", "text-anchor": "middle" });
+        tick.textContent = String((firstHour + i) % 24).padStart(2, "0") + ":00";
+        chart.appendChild(tick);
+      }
+    });
+    var holder = q('[data-testid="calls-chart"]');
+    holder.replaceChildren(chart);
+    var totals = data.totals;
+    figure(q('[data-testid="calls-24h-total"]'), totals.calls, integer(totals.calls));
+    figure(q('[data-testid="errors-24h-total"]'), totals.errors, integer(totals.errors));
+    figure(q('[data-testid="error-rate-24h"]'), totals.error_rate, percent(totals.error_rate, 2));
+    figure(q('[data-testid="p95-24h"]'), totals.p95_ms, totals.p95_ms === null ? "–" : ms(totals.p95_ms) + " ms");
+  }
+
+  /* -- tables ----------------------------------------------------------------------------- */
+
+  function drawTop(testid, rowid, data, name) {
+    var body = q('[data-testid="' + testid + '"] tbody');
+    var rows = data.groups.map(function (g) {
+      var tr = el("tr", { "data-testid": rowid, "data-key": name(g) });
+      tr.appendChild(el("td", { "data-testid": rowid + "-name" }, g.label));
+      tr.appendChild(figure(el("td", { class: "num", "data-testid": rowid + "-calls" }), g.calls, integer(g.calls)));
+      tr.appendChild(figure(el("td", { class: "num", "data-testid": rowid + "-errors" }), g.errors, integer(g.errors)));
+      tr.appendChild(figure(el("td", { class: "num", "data-testid": rowid + "-error-rate" }), g.error_rate, percent(g.error_rate, 2)));
+      tr.appendChild(figure(el("td", { class: "num", "data-testid": rowid + "-p95" }), g.p95_ms, ms(g.p95_ms)));
+      return tr;
+    });
+    if (!rows.length) rows = [el("tr", null)];
+    if (!data.groups.length) rows[0].appendChild(el("td", { colspan: 5, class: "empty" }, "no calls in the last 24 hours"));
+    body.replaceChildren.apply(body, rows);
+  }
+
+  function drawServices(data) {
+    var body = q('[data-testid="services"] tbody');
+    var rows = data.services.map(function (s) {
+      var state = s.breaker ? s.breaker.state : "–";
+      var tr = el("tr", { "data-testid": "service-row", "data-service": s.service, class: "breaker-" + state });
+      tr.appendChild(el("td", null, s.service + " " + s.name + " (v" + s.version + ")"));
+      tr.appendChild(el("td", { "data-testid": "service-status" }, s.status));
+      tr.appendChild(el("td", { "data-testid": "service-breaker", "data-value": state }, state));
+      var hour = s.last_hour;
+      tr.appendChild(figure(el("td", { class: "num", "data-testid": "service-calls" }), hour.calls, integer(hour.calls)));
+      tr.appendChild(figure(el("td", { class: "num", "data-testid": "service-error-rate" }), hour.error_rate, percent(hour.error_rate, 2)));
+      tr.appendChild(figure(el("td", { class: "num", "data-testid": "service-p95" }), hour.p95_ms, ms(hour.p95_ms)));
+      tr.appendChild(figure(el("td", { class: "num", "data-testid": "service-recent-error-rate" }), s.recent.error_rate, s.recent.calls ? percent(s.recent.error_rate, 2) : "–"));
+      tr.appendChild(el("td", { class: "error", "data-testid": "service-last-error" }, s.last_error || ""));
+      return tr;
+    });
+    body.replaceChildren.apply(body, rows);
+  }
+
+  /* -- refresh ---------------------------------------------------------------------------- */
+
+  function refresh() {
+    var now = Date.now();
+    var since = encodeURIComponent(new Date(now - 23 * HOUR_MS).toISOString());
+    var counts = "/ops/access-counts?since=" + since + "&group_by=";
+    return Promise.all([
+      getJSON("/ops/targets"),
+      getJSON(counts + "hour"),
+      getJSON(counts + "service&limit=10"),
+      getJSON(counts + "item&limit=10"),
+      getJSON("/ops/services"),
+    ])
+      .then(function (answers) {
+        drawTargets(answers[0]);
+        drawChart(answers[1], now);
+        drawTop("top-services", "top-service", answers[2], function (g) { return g.key.service || ""; });
+        drawTop("top-items", "top-item", answers[3], function (g) { return g.key.item || ""; });
+        drawServices(answers[4]);
+        refreshes += 1;
+        document.body.setAttribute("data-state", "ready");
+        document.body.setAttribute("data-refreshes", String(refreshes));
+        q('[data-testid="status"]').textContent = "Live";
+        var stamp = q('[data-testid="updated-at"]');
+        stamp.setAttribute("datetime", new Date(now).toISOString());
+        stamp.textContent = new Date(now).toLocaleTimeString();
+      })
+      .catch(function (error) {
+        document.body.setAttribute("data-state", "error");
+        q('[data-testid="status"]').textContent = "Could not refresh: " + error.message;
+      });
+  }
+
+  document.addEventListener("DOMContentLoaded", function () {
+    refresh();
+    window.setInterval(refresh, REFRESH_MS);
+  });
+})();

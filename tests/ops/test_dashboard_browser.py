@@ -1,0 +1,320 @@
+"""THE BROWSER TEST: sign in through the form and read the dashboard in headless Chromium.
+
+Against a real `xyb serve` with data (a service onboarded over HTTP, catalog items, users,
+snapshots and roll-ups written to its database), the figures the page shows must equal what the
+API answers. Debian's /usr/bin/chromium driven by Playwright for Python; Playwright never
+downloads a browser. With CI=true a missing browser fails the test; otherwise it is skipped.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import AsyncIterator
+from datetime import datetime, timedelta
+from pathlib import Path
+from typing import Any
+from zoneinfo import ZoneInfo
+
+import httpx
+import pytest
+from sqlalchemy import update
+
+from app.core.config import Settings
+from app.core.db import create_engine, create_sessionmaker
+from app.models.catalog import TargetSnapshot
+from app.models.identity import AccountCount
+from app.services.ops.operators import create_operator
+from app.services.ops.sessions import COOKIE_NAME
+from tests.conftest import ADMIN_TOKEN
+from tests.contract_stubs import CONTRACTS
+from tests.ops.support import CHANGSHA_ITEMS, count_row, item
+from tests.servers import LiveServer, live_gateway
+
+pytestmark = pytest.mark.slow
+
+CHROMIUM = Path("/usr/bin/chromium")
+CHROMIUM_ARGS = [
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-dev-shm-usage",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+    "--no-first-run",
+]
+PASSWORD = "dashboard password"
+ADMIN = {"Authorization": f"Bearer {ADMIN_TOKEN}"}
+SHANGHAI = ZoneInfo("Asia/Shanghai")
+
+
+def _require_browser() -> None:
+    """Fail under CI=true, skip elsewhere, when the browser or Playwright is missing."""
+    problem = None
+    if not CHROMIUM.exists():
+        problem = f"{CHROMIUM} is missing (apt-get install chromium)"
+    else:
+        try:
+            import playwright.async_api  # noqa: F401
+        except ImportError:
+            problem = "Playwright for Python is not installed (pip install -e '.[dev]')"
+    if problem is None:
+        return
+    if os.environ.get("CI") == "true":
+        pytest.fail(f"the dashboard browser test cannot run and CI=true: {problem}")
+    pytest.skip(f"the dashboard browser test needs a browser: {problem}")
+
+
+async def _seed(server: LiveServer, url: str, data_dir: Path) -> dict[str, Any]:
+    """Onboard Changsha over HTTP, then write items, users, snapshots and roll-ups."""
+    document = (CONTRACTS / "municipal" / "changsha.openapi.yaml").read_text(encoding="utf-8")
+    async with httpx.AsyncClient(base_url=server.url, headers=ADMIN) as http:
+        created = await http.post(
+            "/admin/services",
+            json={
+                "division": "430100",
+                "slug": "zwfw",
+                "name": "长沙市政务服务",
+                "upstream_url": "http://127.0.0.1:9",
+                "document": document,
+            },
+        )
+        assert created.status_code == 201, created.text
+    service_id = int(created.json()["id"])
+    now = datetime.now(SHANGHAI)
+    hours = [now - timedelta(hours=k) for k in (0, 1, 3)]
+    settings = Settings(database_url=url, data_dir=data_dir)
+    engine = create_engine(settings)
+    try:
+        async with create_sessionmaker(engine)() as session, session.begin():
+            await create_operator(session, "ops.zhang", PASSWORD, ["operator"])
+            session.add_all(
+                [
+                    item(code, online=True, one_network=i % 2 == 0)
+                    for i, code in enumerate(CHANGSHA_ITEMS)
+                ]
+            )
+            await session.execute(
+                update(AccountCount).where(AccountCount.kind == "persons").values(n=123_456)
+            )
+            await session.execute(
+                update(AccountCount).where(AccountCount.kind == "legal_persons").values(n=789)
+            )
+            week_ago = (now - timedelta(days=7)).date()
+            session.add_all(
+                [
+                    TargetSnapshot(day=week_ago, target="items_online", value=2),
+                    TargetSnapshot(day=week_ago, target="users", value=100_000),
+                ]
+            )
+            session.add_all(
+                [
+                    count_row(
+                        hours[0].date(),
+                        hours[0].hour,
+                        service_id,
+                        "getFundAccount_430100",
+                        latencies={10: 30, 50: 5},
+                    ),
+                    count_row(
+                        hours[1].date(),
+                        hours[1].hour,
+                        service_id,
+                        "listEstateRecords_430100",
+                        latencies={25: 12},
+                    ),
+                    count_row(
+                        hours[2].date(),
+                        hours[2].hour,
+                        service_id,
+                        "listEstateRecords_430100",
+                        outcome="upstream_error",
+                        latencies={1000: 3},
+                    ),
+                ]
+            )
+    finally:
+        await engine.dispose()
+    return {"service_id": service_id, "calls": 35 + 12 + 3, "hours": hours}
+
+
+async def _value(page: Any, testid: str) -> str:
+    value = await page.get_attribute(f'[data-testid="{testid}"]', "data-value")
+    assert value is not None, testid
+    return str(value)
+
+
+@pytest.fixture
+async def browser() -> AsyncIterator[Any]:
+    _require_browser()
+    from playwright.async_api import async_playwright
+
+    async with async_playwright() as pw:
+        launched = await pw.chromium.launch(
+            executable_path=str(CHROMIUM), args=CHROMIUM_ARGS, headless=True
+        )
+        try:
+            yield launched
+        finally:
+            await launched.close()
+
+
+async def test_the_dashboard_shows_what_the_api_says(
+    browser: Any, tmp_path: Path, fresh_database_url: str
+) -> None:
+    env = {"XYB_DATABASE_URL": fresh_database_url, "XYB_ADMIN_TOKEN": ADMIN_TOKEN}
+    with live_gateway(tmp_path, env) as server:
+        seeded = await _seed(server, fresh_database_url, tmp_path / "data")
+        context = await browser.new_context(base_url=server.url)
+        page = await context.new_page()
+        requests: list[str] = []
+        problems: list[str] = []
+        page.on("request", lambda request: requests.append(request.url))
+        page.on("pageerror", lambda error: problems.append(str(error)))
+        page.on(
+            "console",
+            lambda message: problems.append(message.text) if message.type == "error" else None,
+        )
+
+        # Not signed in: the dashboard sends us to the form.
+        await page.goto("/ops/dashboard")
+        assert page.url.endswith("/ops/login")
+        await page.fill('[data-testid="username"]', "ops.zhang")
+        await page.fill('[data-testid="password"]', "not the password")
+        await page.click('[data-testid="sign-in"]')
+        assert "Wrong username or password." in (
+            await page.text_content('[data-testid="login-message"]') or ""
+        )
+        await page.fill('[data-testid="username"]', "ops.zhang")
+        await page.fill('[data-testid="password"]', PASSWORD)
+        await page.click('[data-testid="sign-in"]')
+        await page.wait_for_url("**/ops/dashboard")
+        problems.clear()  # the refused sign-in above logged its 401
+        await page.wait_for_selector('body[data-state="ready"]', timeout=15_000)
+
+        cookies = {c["name"]: c for c in await context.cookies()}
+        session_cookie = cookies[COOKIE_NAME]
+        assert session_cookie["httpOnly"] is True
+        assert session_cookie["sameSite"] == "Strict"
+        assert session_cookie["path"] == "/ops"
+        assert await page.evaluate("document.cookie") == ""  # HttpOnly: invisible to scripts
+
+        async with httpx.AsyncClient(
+            base_url=server.url, cookies={COOKIE_NAME: session_cookie["value"]}
+        ) as api:
+            targets = (await api.get("/ops/targets")).json()
+            since = (datetime.now(SHANGHAI) - timedelta(hours=23)).isoformat()
+            hourly = (
+                await api.get("/ops/access-counts", params={"group_by": "hour", "since": since})
+            ).json()
+            top_services = (
+                await api.get(
+                    "/ops/access-counts",
+                    params={"group_by": "service", "since": since, "limit": "10"},
+                )
+            ).json()
+            top_items = (
+                await api.get(
+                    "/ops/access-counts", params={"group_by": "item", "since": since, "limit": "10"}
+                )
+            ).json()
+            services = (await api.get("/ops/services")).json()
+
+        # The four targets: every figure equals the API's.
+        assert [t["name"] for t in targets["targets"]] == [
+            "items_online",
+            "one_network",
+            "license_types",
+            "users",
+        ]
+        shown_targets = await page.locator('[data-testid="targets"] > article').count()
+        assert shown_targets == 4
+        for t in targets["targets"]:
+            name = t["name"]
+            assert int(await _value(page, f"target-{name}-current")) == t["current"], name
+            assert int(await _value(page, f"target-{name}-target")) == t["target"], name
+            assert int(await _value(page, f"target-{name}-projected")) == t["projected"], name
+            assert float(await _value(page, f"target-{name}-ratio")) == pytest.approx(t["ratio"])
+            assert float(await _value(page, f"target-{name}-rate")) == pytest.approx(
+                t["rate_per_day"]
+            )
+            assert await _value(page, f"target-{name}-on-track") == str(t["on_track"]).lower()
+            shown = await page.text_content(f'[data-testid="target-{name}-current"]')
+            assert shown == f"{t['current']:,}"
+        by_name = {t["name"]: t for t in targets["targets"]}
+        assert by_name["items_online"]["current"] == len(CHANGSHA_ITEMS)
+        assert by_name["users"]["current"] == 123_456 + 789
+        assert by_name["users"]["rate_per_day"] == pytest.approx((124_245 - 100_000) / 7)
+        assert await _value(page, "days-left") == str(targets["days_left"])
+
+        # Calls per hour: the total, the errors and the bars.
+        assert hourly["totals"]["calls"] == seeded["calls"]
+        assert int(await _value(page, "calls-24h-total")) == hourly["totals"]["calls"]
+        assert int(await _value(page, "errors-24h-total")) == hourly["totals"]["errors"] == 3
+        assert float(await _value(page, "error-rate-24h")) == pytest.approx(
+            hourly["totals"]["error_rate"]
+        )
+        bars = page.locator('[data-testid="hour-bar"]')
+        assert await bars.count() == 24
+        drawn = [int(await bars.nth(i).get_attribute("data-calls") or 0) for i in range(24)]
+        assert sum(drawn) == seeded["calls"]
+
+        # Top services and items, in the API's order.
+        rows = page.locator('[data-testid="top-service"]')
+        assert await rows.count() == len(top_services["groups"]) == 1
+        assert await rows.nth(0).get_attribute("data-key") == "430100/zwfw"
+        calls = (
+            await rows.nth(0)
+            .locator('[data-testid="top-service-calls"]')
+            .get_attribute("data-value")
+        )
+        assert int(calls or 0) == top_services["groups"][0]["calls"] == seeded["calls"]
+        item_rows = page.locator('[data-testid="top-item"]')
+        assert await item_rows.count() == len(top_items["groups"])
+        for i, group in enumerate(top_items["groups"]):
+            assert await item_rows.nth(i).get_attribute("data-key") == group["key"]["item"]
+            shown_calls = (
+                await item_rows.nth(i)
+                .locator('[data-testid="top-item-calls"]')
+                .get_attribute("data-value")
+            )
+            assert int(shown_calls or 0) == group["calls"]
+
+        # The services table: the breaker and error rate the API reports.
+        service_rows = page.locator('[data-testid="service-row"]')
+        assert await service_rows.count() == len(services["services"]) == 1
+        row = service_rows.nth(0)
+        assert await row.get_attribute("data-service") == "430100/zwfw"
+        breaker = await row.locator('[data-testid="service-breaker"]').text_content()
+        assert breaker == services["services"][0]["breaker"]["state"] == "closed"
+
+        # It refreshes itself: a new roll-up shows up without reloading the page.
+        engine = create_engine(Settings(database_url=fresh_database_url, data_dir=tmp_path))
+        try:
+            async with create_sessionmaker(engine)() as session, session.begin():
+                hour = seeded["hours"][1]
+                session.add(
+                    count_row(
+                        hour.date(),
+                        hour.hour,
+                        seeded["service_id"],
+                        "getFundAccount_430100",
+                        client_id="app-9",
+                        latencies={5: 7},
+                    )
+                )
+        finally:
+            await engine.dispose()
+        await page.wait_for_selector('body[data-refreshes="2"]', timeout=30_000)
+        assert int(await _value(page, "calls-24h-total")) == seeded["calls"] + 7
+
+        # Everything came from the gateway itself (no CDN), without script or CSP errors.
+        assert requests
+        assert all(url.startswith(server.url) for url in requests), requests
+        assert problems == []
+
+        # Sign out: back to the form, and the dashboard is closed again.
+        await page.click('[data-testid="sign-out"]')
+        await page.wait_for_url("**/ops/login")
+        await page.goto("/ops/dashboard")
+        assert page.url.endswith("/ops/login")
+        await context.close()
