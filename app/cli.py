@@ -9,11 +9,12 @@ from pathlib import Path
 from typing import Annotated, Any, TypeVar
 
 import typer
-from pydantic import ValidationError
-from rich.console import Console
 from rich.table import Table
 
-from app.core.config import Settings, get_settings, read_secret
+from app.cli_catalog import catalog_cli
+from app.cli_common import err, out, settings_or_exit
+from app.cli_ops import operators_cli, ops_cli
+from app.core.config import Settings, read_secret
 from app.core.db import create_engine
 from app.core.logging import logging_config
 from app.core.migrations import alembic_config, downgrade, head_revision, schema_state, upgrade
@@ -31,22 +32,11 @@ cli.add_typer(config_cli, name="config")
 cli.add_typer(contracts_cli, name="contracts")
 cli.add_typer(clients_cli, name="clients")
 cli.add_typer(keys_cli, name="keys")
+cli.add_typer(catalog_cli, name="catalog")
+cli.add_typer(ops_cli, name="ops")
+cli.add_typer(operators_cli, name="operators")
 
-out = Console(soft_wrap=True)
-err = Console(stderr=True, soft_wrap=True)
 T = TypeVar("T")
-
-
-def _settings() -> Settings:
-    """Settings from the environment, or a readable refusal naming each bad variable."""
-    try:
-        return get_settings()
-    except ValidationError as exc:
-        for e in exc.errors():
-            message = str(e["msg"]).removeprefix("Value error, ")
-            where = f"XYB_{str(e['loc'][0]).upper()}: " if e["loc"] else ""
-            err.print(f"[red]error[/red] {where}{message}")
-        raise typer.Exit(2) from None
 
 
 def _with_engine(settings: Settings, action: Callable[..., Awaitable[T]]) -> T:
@@ -77,7 +67,7 @@ def serve(
     """
     import uvicorn
 
-    settings = _settings()
+    settings = settings_or_exit()
     current, head = _with_engine(settings, schema_state)
     if current != head:
         if settings.is_production:
@@ -135,7 +125,7 @@ def demo(
     """Gateway + the 14 city simulators, all onboarded through the admin API, with curl examples."""
     from app.demo import run_demo
 
-    settings = _settings()
+    settings = settings_or_exit()
     if settings.is_production:
         err.print("[red]error[/red] the demo runs in development mode only (XYB_ENV=development)")
         raise typer.Exit(2)
@@ -195,7 +185,7 @@ def onboard(
 
     from app.cli_render import render_plan, render_problem
 
-    settings = _settings()
+    settings = settings_or_exit()
     raw = file.read()
     text = raw.decode("utf-8", errors="replace")
     title = name
@@ -311,7 +301,7 @@ def clients_create(
     from app.identity.events import EventKind, emit
     from app.routers.admin_clients import create_client_row
 
-    settings = _settings()
+    settings = settings_or_exit()
     if kind not in ("app", "partner", "integrator"):
         err.print("[red]error[/red] --kind is app, partner or integrator")
         raise typer.Exit(2)
@@ -355,7 +345,7 @@ def clients_grant(
     from app.identity.events import EventKind, emit
     from app.models.identity import Client, Grant
 
-    settings = _settings()
+    settings = settings_or_exit()
 
     async def work(session: Any) -> int:
         if await session.get(Client, client_id) is None:
@@ -385,7 +375,7 @@ def keys_rotate() -> None:
     from app.identity.crypto import DataCipher
     from app.identity.state import add_signing_key
 
-    settings = _settings()
+    settings = settings_or_exit()
     cipher = DataCipher.from_text(settings.resolved_data_key)
     kid = _in_transaction(settings, lambda session: add_signing_key(session, cipher))
     out.print(f"new signing key {kid}; instances switch to it within seconds")
@@ -404,7 +394,7 @@ def db_upgrade(
     revision: Annotated[str, typer.Argument(help="Target revision.")] = "head",
 ) -> None:
     """Migrate the database to ``revision`` (default: head), holding the migration lock."""
-    settings = _settings()
+    settings = settings_or_exit()
     before, _ = _with_engine(settings, schema_state)
     reached = _with_engine(settings, lambda engine: upgrade(engine, revision))
     out.print(f"database at {reached or 'empty'} (was {before or 'empty'})")
@@ -415,7 +405,7 @@ def db_downgrade(
     revision: Annotated[str, typer.Argument(help="Target revision, e.g. -1 or base.")],
 ) -> None:
     """Migrate the database down to ``revision``."""
-    settings = _settings()
+    settings = settings_or_exit()
     reached = _with_engine(settings, lambda engine: downgrade(engine, revision))
     out.print(f"database at {reached or 'empty'}")
 
@@ -423,7 +413,7 @@ def db_downgrade(
 @db_cli.command("current")
 def db_current() -> None:
     """Show the database's revision and whether it is at head (exit 1 if not)."""
-    settings = _settings()
+    settings = settings_or_exit()
     current, head = _with_engine(settings, schema_state)
     state = "at head" if current == head else "behind: run `xyb db upgrade`"
     out.print(f"current: {current or 'none'}\nhead:    {head}\n{state}")
@@ -439,7 +429,7 @@ def db_revision(
     """Write a new migration script (for developers; needs a database at head)."""
     from alembic import command
 
-    settings = _settings()
+    settings = settings_or_exit()
     cfg = alembic_config(settings.resolved_database_url)
     command.revision(cfg, message=message, autogenerate=autogenerate)
     head_revision.cache_clear()
@@ -448,7 +438,7 @@ def db_revision(
 @config_cli.command("show")
 def config_show() -> None:
     """Print the effective settings (secrets masked)."""
-    settings = _settings()
+    settings = settings_or_exit()
     from sqlalchemy.engine import make_url
 
     table = Table("setting", "value")

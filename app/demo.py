@@ -15,13 +15,16 @@ from dataclasses import dataclass
 import httpx
 import uvicorn
 
-from app.core.config import Settings
+from app.core.config import Settings, load_or_create_secret
+from app.core.db import create_engine, create_sessionmaker
 from app.core.divisions import division as known_division
 from app.core.logging import logging_config
 from app.simulators import CITY_DIVISIONS, SimulatorHost, city_data, openapi_document
 
 log = logging.getLogger("xyb.demo")
 SLUG = "zwfw"
+DEMO_ITEMS = 10_000
+DEMO_OPERATOR = "operator"
 
 
 async def _wait_ready(base: str, within_s: float = 60) -> None:
@@ -88,7 +91,42 @@ async def onboard_cities(
     return ids
 
 
-def examples(base: str, token: str, host: SimulatorHost, app: DemoClient) -> str:
+async def prepare_operations(settings: Settings) -> str:
+    """A generated catalog (when the catalog is empty) and the demo's operator account.
+
+    Returns the operator's password: generated once into the data dir, like the admin token.
+    """
+    from sqlalchemy import func, select
+
+    from app.models.catalog import Item
+    from app.models.counting import Operator
+    from app.services.catalog.files import RawRow, validate_rows
+    from app.services.catalog.generator import generate
+    from app.services.catalog.store import save_items
+    from app.services.ops.operators import create_operator
+
+    password = load_or_create_secret(settings.data_dir, "demo_operator_password")
+    engine = create_engine(settings)
+    try:
+        async with create_sessionmaker(engine)() as session, session.begin():
+            if not await session.scalar(select(func.count()).select_from(Item)):
+                generated = generate(DEMO_ITEMS, seed=1)
+                rows = [RawRow(n + 1, None, values) for n, values in enumerate(generated)]
+                await save_items(session, validate_rows(rows))
+                log.info("demo: loaded a generated catalog of %d items", len(generated))
+            known = await session.scalar(
+                select(Operator.username).where(Operator.username == DEMO_OPERATOR)
+            )
+            if known is None:
+                await create_operator(session, DEMO_OPERATOR, password, ["operator"])
+    finally:
+        await engine.dispose()
+    return password
+
+
+def examples(
+    base: str, token: str, host: SimulatorHost, app: DemoClient, operator_password: str = ""
+) -> str:
     """Working curl lines for what the demo serves."""
     city = CITY_DIVISIONS[0]
     data = city_data(city)
@@ -103,6 +141,8 @@ def examples(base: str, token: str, host: SimulatorHost, app: DemoClient) -> str
             f"admin token: {token}",
             f"app client: {app.client_id}",
             f"app secret: {app.client_secret}",
+            f"operators' dashboard: {base}/ops/dashboard"
+            f" (user {DEMO_OPERATOR}, password {operator_password})",
             "",
             "# an access token for the app (client_credentials; valid 15 minutes)",
             f"TOKEN=$(curl -s -u {app.client_id}:{app.client_secret}"
@@ -123,6 +163,13 @@ def examples(base: str, token: str, host: SimulatorHost, app: DemoClient) -> str
             f' \'{{"applicant_name": "张三", "id_number": "{resident}", "phone":'
             ' "13812345678", "address": "长沙市岳麓区麓山南路932号", "reason": "居住",'
             ' "residence_since": "2020-01-01"}\'',
+            "# the catalog: Chinese search knows abbreviations (社保 finds 社会保险)",
+            f"curl -s '{base}/catalog/items?q=%E7%A4%BE%E4%BF%9D&limit=3'",
+            f"curl -s {base}/catalog/items/{city}-GJJ-001",
+            "# year-end targets and access counts (the admin token has the operator role)",
+            f"curl -s -H 'Authorization: Bearer {token}' {base}/ops/targets",
+            f"curl -s -H 'Authorization: Bearer {token}'"
+            f" '{base}/ops/access-counts?group_by=service,hour'",
             "# the onboarded services",
             f"curl -s -H 'Authorization: Bearer {token}' {base}/admin/services",
             "# make Changsha hang, watch the gateway answer 504 within the timeout, then heal it",
@@ -164,7 +211,8 @@ async def run_demo(
             token = settings.resolved_admin_token
             await onboard_cities(base, token, simulators, divisions)
             app = await demo_client(base, token, divisions)
-            on_ready(examples(base, token, simulators, app))
+            operator_password = await prepare_operations(settings)
+            on_ready(examples(base, token, simulators, app, operator_password))
             await serving
         finally:
             server.should_exit = True

@@ -33,8 +33,21 @@ from app.gateway.routetable import (
 from app.identity.crypto import DataCipher
 from app.identity.state import IdentityManager
 from app.identity.throttle import LoginThrottle
-from app.routers import admin_clients, admin_services, gateway_docs, health, identity, problems
+from app.routers import (
+    admin_catalog,
+    admin_clients,
+    admin_services,
+    catalog,
+    gateway_docs,
+    health,
+    identity,
+    metrics,
+    ops,
+    problems,
+)
+from app.services.counting import Counter
 from app.services.onboarding import open_upstream_auth
+from app.services.ops.targets import TargetSnapshotTask
 
 log = logging.getLogger("xyb.app")
 
@@ -105,9 +118,23 @@ async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         )
         app.state.routes = routes
         await routes.start()
+        counter: Counter | None = app.state.counter
+        if counter is not None:
+            await counter.start(res.sessionmaker)
+        snapshots = None
+        if settings.target_snapshot_interval > 0:
+            snapshots = TargetSnapshotTask(
+                res.sessionmaker, settings, interval=settings.target_snapshot_interval
+            )
+            await snapshots.start()
         try:
             yield
         finally:
+            if snapshots is not None:
+                await snapshots.stop()
+            if counter is not None:
+                # Everything buffered is written before the engine goes away.
+                await counter.stop()
             await routes.stop()
             await identity.stop()
             if fast_redis is not None:
@@ -155,7 +182,14 @@ def create_app(
     app.state.transport_factory = transport_factory
     app.state.connector_registry = connector_registry
     app.state.recent_events = RecentEvents()
-    app.state.events = FanOut(app.state.recent_events, sink) if sink else app.state.recent_events
+    # Exact access counting (XYB_COUNTING): the counter is one of the access events' sinks.
+    app.state.counter = Counter.from_settings(settings) if settings.counting else None
+    sinks: list[AccessEventSink] = [app.state.recent_events]
+    if app.state.counter is not None:
+        sinks.append(app.state.counter)
+    if sink is not None:
+        sinks.append(sink)
+    app.state.events = FanOut(*sinks) if len(sinks) > 1 else app.state.recent_events
     app.state.routes = None
     app.state.identity = None
     app.state.gateway_openapi = {}
@@ -180,6 +214,10 @@ def create_app(
     app.include_router(admin_services.router)
     app.include_router(admin_clients.router)
     app.include_router(gateway_docs.router)
+    app.include_router(catalog.router)
+    app.include_router(admin_catalog.router)
+    app.include_router(ops.router)
+    app.include_router(metrics.router)
 
     def current_table() -> RouteTable:
         manager: RouteTableManager | None = app.state.routes

@@ -111,6 +111,7 @@ def settings(tmp_path: Path, database_url: str) -> Settings:
         admin_token=ADMIN_TOKEN,
         routes_poll_interval=3600,
         identity_poll_interval=3600,
+        target_snapshot_interval=0,
     )
 
 
@@ -154,6 +155,12 @@ async def app(
         )
         application.state.routes.sessionmaker = shared
         application.state.identity.sessionmaker = shared
+        # The counter writes into the test's transaction too, and only when stopped or flushed by
+        # the test: a background flusher must not share the test's connection.
+        counter = application.state.counter
+        if counter is not None:
+            await counter.stop()
+            counter.sessionmaker = shared
         await application.state.identity.reload()
         yield application
 

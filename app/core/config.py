@@ -108,6 +108,8 @@ class Settings(BaseSettings):
     target_users: int = Field(default=30_000_000, ge=0)
     # The day the targets are due (default: 31 December of the current year, local time).
     target_year_end: date | None = None
+    # Seconds between the daily target snapshots' refreshes (0: only when the targets are read).
+    target_snapshot_interval: float = Field(default=900.0, ge=0, le=86400)
     metrics_token: SecretStr | None = None
     operator_session_ttl: int = Field(default=8 * 3600, ge=300, le=7 * 86400)
     # Names this deployment in the Via header it adds upstream; a request that already carries it
