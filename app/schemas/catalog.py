@@ -8,6 +8,7 @@ from typing import Annotated, Any, Literal
 from pydantic import AfterValidator, BaseModel, BeforeValidator, ConfigDict, Field
 
 from app.core.divisions import division as known_division
+from app.core.divisions import divisions
 
 ITEM_TYPES: tuple[str, ...] = (
     "行政许可",
@@ -65,7 +66,12 @@ Code = Annotated[
 ]
 DivisionCode = Annotated[
     str,
-    Field(pattern=r"^\d{6}$", description="GB/T 2260 code, e.g. 430100"),
+    Field(
+        pattern=r"^\d{6}$",
+        description="GB/T 2260 code, e.g. 430100",
+        # Documented as the codes the gateway knows, so clients and fuzzers see which are valid.
+        json_schema_extra={"enum": sorted(divisions())},
+    ),
     AfterValidator(_known_division),
 ]
 Line = Annotated[str, Field(min_length=1, pattern=LINE_PATTERN)]

@@ -96,7 +96,9 @@ COUNTS_PARAMETER_SCHEMAS: dict[str, dict[str, Any]] = {
             "anyOf": [{"format": "date"}, {"format": "date-time"}],
         }
     },
-    "division": {"schema": {"type": "string", "pattern": _comma_list(r"[0-9]{6}")}},
+    "division": {
+        "schema": {"type": "string", "pattern": _comma_list("|".join(sorted(divisions())))}
+    },
     "service": {
         "schema": {"type": "string", "pattern": _comma_list(r"[0-9]{6}/[a-z0-9-]{2,40}|[0-9]{1,9}")}
     },
