@@ -68,7 +68,7 @@ _IMPORT_BODY: dict[str, Any] = {
             "application/json": {
                 "schema": {"type": "array", "items": {"$ref": "#/components/schemas/ItemIn"}}
             },
-            "text/csv": {"schema": {"type": "string"}},
+            "text/csv": {"schema": {"type": "string", "minLength": 1}},
         },
     }
 }

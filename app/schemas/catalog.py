@@ -5,7 +5,15 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Annotated, Any, Literal
 
-from pydantic import AfterValidator, BaseModel, BeforeValidator, ConfigDict, Field
+from pydantic import (
+    AfterValidator,
+    BaseModel,
+    BeforeValidator,
+    ConfigDict,
+    Field,
+    Strict,
+    WithJsonSchema,
+)
 
 from app.core.divisions import division as known_division
 from app.core.divisions import divisions
@@ -34,19 +42,19 @@ TEXT_PATTERN = r"^[^\x00-\x08\x0b\x0c\x0e-\x1f\x7f]*$"
 MATERIALS_SEPARATOR = "；"
 MATERIAL_PATTERN = r"^[^\x00-\x1f\x7f；]*$"
 
-_TRUE = frozenset({"是", "真"})
-_FALSE = frozenset({"否", "假"})
+# A flag is a JSON boolean or one of these words (a CSV cell, or JSON typed from a spreadsheet);
+# exactly these, so that the documented schema says all that is accepted.
+_TRUE = ("true", "True", "TRUE", "是", "真")
+_FALSE = ("false", "False", "FALSE", "否", "假")
 
 
-def _chinese_bool(value: Any) -> Any:
-    """Accept 是/否 besides what pydantic accepts (true/false, 1/0, yes/no)."""
+def _flag_word(value: Any) -> Any:
+    """是/否 (and true/false as text) become booleans; anything else is left to strict bool."""
     if isinstance(value, str):
-        text = value.strip()
-        if text in _TRUE:
+        if value in _TRUE:
             return True
-        if text in _FALSE:
+        if value in _FALSE:
             return False
-        return text
     return value
 
 
@@ -60,7 +68,12 @@ def _known_division(code: str) -> str:
     return code
 
 
-Flag = Annotated[bool, BeforeValidator(_chinese_bool)]
+Flag = Annotated[
+    bool,
+    Strict(),
+    BeforeValidator(_flag_word),
+    WithJsonSchema({"anyOf": [{"type": "boolean"}, {"type": "string", "enum": [*_TRUE, *_FALSE]}]}),
+]
 Code = Annotated[
     str, Field(pattern=CODE_PATTERN, min_length=1, max_length=64, examples=["430100-GJJ-001"])
 ]
