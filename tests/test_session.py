@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
+import sqlite3
 import uuid
 from collections.abc import AsyncIterator
 from pathlib import Path
@@ -13,6 +16,7 @@ from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.core.config import Settings
+from app.core.db import sqlite_path
 from app.core.deps import SessionDep
 from app.main import create_app
 
@@ -69,3 +73,51 @@ async def test_commit_on_success_rollback_on_error(real_app: tuple[FastAPI, str]
         failed = await c.post("/t/notes/lost", params={"fail": "true"})
         assert failed.status_code == 500
         assert (await c.get("/t/notes")).json() == ["kept"]
+
+
+async def test_a_sqlite_write_request_holds_the_lock_from_its_first_read(
+    tmp_path: Path, database_url: str
+) -> None:
+    """Another connection committing between a write request's read and its write would make
+    SQLite refuse the write at once (SQLITE_BUSY_SNAPSHOT); the request's transaction therefore
+    begins IMMEDIATE, and the other writer is the one that waits."""
+    path = sqlite_path(database_url)
+    if path is None:
+        pytest.skip("SQLite's locking")
+    table = f"t_{uuid.uuid4().hex[:10]}"
+    application = create_app(Settings(data_dir=tmp_path, database_url=database_url))
+    other_writer: list[str] = []
+
+    def write_elsewhere() -> None:
+        # A connection of its own that gives up after 0.2 s instead of waiting.
+        with contextlib.closing(sqlite3.connect(path, timeout=0.2)) as other:
+            try:
+                other.execute(f"INSERT INTO {table} (v) VALUES ('other')")
+                other.commit()
+                other_writer.append("committed")
+            except sqlite3.OperationalError as exc:
+                other_writer.append(str(exc))
+
+    @application.post("/t/read-then-write")
+    async def read_then_write(session: SessionDep) -> dict[str, int]:
+        seen = await session.scalar(text(f"SELECT count(*) FROM {table}"))
+        await asyncio.to_thread(write_elsewhere)
+        await session.execute(text(f"INSERT INTO {table} (v) VALUES ('mine')"))
+        return {"seen": int(seen or 0)}
+
+    async with application.router.lifespan_context(application):
+        engine = application.state.resources.engine
+        async with engine.begin() as conn:
+            await conn.execute(text(f"CREATE TABLE {table} (v VARCHAR(20))"))
+        try:
+            transport = httpx.ASGITransport(app=application)
+            async with httpx.AsyncClient(transport=transport, base_url="http://t") as c:
+                response = await c.post("/t/read-then-write")
+            assert response.status_code == 200, response.text
+            assert other_writer == ["database is locked"]
+            async with engine.connect() as conn:
+                rows = (await conn.execute(text(f"SELECT v FROM {table}"))).scalars().all()
+            assert rows == ["mine"]
+        finally:
+            async with engine.begin() as conn:
+                await conn.execute(text(f"DROP TABLE {table}"))
