@@ -7,6 +7,7 @@ Both read and write the configured database directly, through the same functions
 from __future__ import annotations
 
 import json
+from collections.abc import Awaitable, Callable
 from typing import Annotated, Any
 
 import typer
@@ -15,6 +16,7 @@ from rich.table import Table
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.cli_common import err, in_transaction, out, settings_or_exit
+from app.core.config import Settings
 from app.core.errors import ValidationFailed
 
 ops_cli = typer.Typer(
@@ -120,21 +122,14 @@ def ops_counts(
 ) -> None:
     """Calls, errors and p50/p95 latency per group, from the hourly roll-ups."""
     from app.services.ops.clock import system_clock
-    from app.services.ops.counts import (
-        CountsResult,
-        counts_json,
-        load_services,
-        parse_counts_query,
-        run_counts,
-    )
+    from app.services.ops.counts import CountsResult, access_counts, counts_json
 
     settings = settings_or_exit()
 
     async def work(session: AsyncSession) -> CountsResult:
-        known = await load_services(session)
-        query = parse_counts_query(
-            settings=settings,
-            services=known,
+        return await access_counts(
+            session,
+            settings,
             now=system_clock(),
             group_by=group_by,
             since=since,
@@ -144,7 +139,6 @@ def ops_counts(
             outcome=outcome,
             limit=str(limit),
         )
-        return await run_counts(session, settings, query, known)
 
     try:
         result = in_transaction(settings, work)
@@ -194,9 +188,16 @@ def _count_cells(label: str, stats: dict[str, Any]) -> list[str]:
 # -- xyb operators ----------------------------------------------------------------------------
 
 
-def _refused(exc: Exception) -> typer.Exit:
-    err.print(f"[red]error[/red] {exc}")
-    return typer.Exit(1)
+def _change(settings: Settings, work: Callable[[AsyncSession], Awaitable[None]], done: str) -> None:
+    """Run an account change in one transaction; a refusal is printed and exits 1."""
+    from app.services.ops.operators import OperatorError
+
+    try:
+        in_transaction(settings, work)
+    except OperatorError as exc:
+        err.print(f"[red]error[/red] {exc}")
+        raise typer.Exit(1) from None
+    out.print(done)
 
 
 @operators_cli.command("create")
@@ -217,18 +218,14 @@ def operators_create(
     ] = None,
 ) -> None:
     """Create an operator account for the dashboard (argon2id password)."""
-    from app.services.ops.operators import OperatorError, create_operator
+    from app.services.ops.operators import create_operator
 
     settings = settings_or_exit()
 
     async def work(session: AsyncSession) -> None:
         await create_operator(session, username, password, role or ["operator"])
 
-    try:
-        in_transaction(settings, work)
-    except OperatorError as exc:
-        raise _refused(exc) from None
-    out.print(f"operator {username} created; sign in at /ops/login")
+    _change(settings, work, f"operator {username} created; sign in at /ops/login")
 
 
 @operators_cli.command("list")
@@ -253,33 +250,25 @@ def operators_set_password(
     password: Annotated[str, typer.Option(prompt=True, hide_input=True, confirmation_prompt=True)],
 ) -> None:
     """A new password (ends the account's dashboard sessions)."""
-    from app.services.ops.operators import OperatorError, set_password
+    from app.services.ops.operators import set_password
 
     settings = settings_or_exit()
 
     async def work(session: AsyncSession) -> None:
         await set_password(session, username, password)
 
-    try:
-        in_transaction(settings, work)
-    except OperatorError as exc:
-        raise _refused(exc) from None
-    out.print(f"password of {username} changed")
+    _change(settings, work, f"password of {username} changed")
 
 
 def _set_status(username: str, status: str) -> None:
-    from app.services.ops.operators import OperatorError, set_status
+    from app.services.ops.operators import set_status
 
     settings = settings_or_exit()
 
     async def work(session: AsyncSession) -> None:
         await set_status(session, username, status)
 
-    try:
-        in_transaction(settings, work)
-    except OperatorError as exc:
-        raise _refused(exc) from None
-    out.print(f"operator {username} is {status}")
+    _change(settings, work, f"operator {username} is {status}")
 
 
 @operators_cli.command("disable")

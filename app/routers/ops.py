@@ -7,6 +7,7 @@ counts) or a dashboard session cookie (see ``app.services.ops.sessions``). The H
 
 from __future__ import annotations
 
+import functools
 import html
 import re
 from dataclasses import dataclass
@@ -35,9 +36,9 @@ from app.services.ops.counts import (
     DIMENSIONS,
     OUTCOMES,
     counts_json,
-    load_services,
-    parse_counts_query,
-    run_counts,
+)
+from app.services.ops.counts import (
+    access_counts as count_accesses,
 )
 from app.services.ops.operators import DASHBOARD_ROLES, MAX_PASSWORD, authenticate
 from app.services.ops.schemas import AccessCountsOut, ServicesOut, TargetsOut
@@ -262,10 +263,9 @@ async def access_counts(
 ) -> dict[str, Any]:
     """Calls, errors and p50/p95 latency per group, from the hourly roll-ups."""
     settings = _settings(request)
-    known = await load_services(session)
-    query = parse_counts_query(
-        settings=settings,
-        services=known,
+    result = await count_accesses(
+        session,
+        settings,
         now=_clock(request)(),
         group_by=group_by,
         since=since,
@@ -275,14 +275,22 @@ async def access_counts(
         outcome=outcome,
         limit=limit,
     )
-    return counts_json(await run_counts(session, settings, query, known), settings)
+    return counts_json(result, settings)
 
 
 # -- pages ------------------------------------------------------------------------------------
 
 
+@functools.cache
 def _template(name: str) -> str:
     return (STATIC_DIR / name).read_text(encoding="utf-8")
+
+
+@functools.lru_cache(maxsize=32)  # bounded: callers choose the names
+def _asset(name: str) -> bytes | None:
+    """A vendored asset's bytes, read once (None: no such file)."""
+    resource = STATIC_DIR / name
+    return resource.read_bytes() if resource.is_file() else None
 
 
 def _login_page(
@@ -405,11 +413,11 @@ async def dashboard(request: Request, session: SessionDep) -> Response:
 async def static(name: str) -> Response:
     """The dashboard's vendored assets (app/static: no CDN, works offline)."""
     match = _STATIC_NAME.match(name)
-    resource = STATIC_DIR / name if match else None
-    if match is None or resource is None or not resource.is_file():
+    content = _asset(name) if match else None
+    if match is None or content is None:
         raise NotFound("No such asset.")
     return Response(
-        resource.read_bytes(),
+        content,
         media_type=_STATIC_TYPES[match.group(1)],
         headers={"Cache-Control": "no-cache", "X-Content-Type-Options": "nosniff"},
     )

@@ -9,26 +9,12 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from app.services.catalog import catalog_target_values
 from app.services.catalog.generator import simulated_items
 from tests.catalog.support import Json, item, load
-from tests.contract_stubs import CONTRACTS
-
-CHANGSHA_DOCUMENT = (CONTRACTS / "municipal" / "changsha.openapi.yaml").read_text(encoding="utf-8")
+from tests.identity.api_support import onboard_changsha as onboard_service
 
 
 async def onboard_changsha(client: httpx.AsyncClient, admin_headers: dict[str, str]) -> int:
     """The 长沙 city system, whose operations carry x-xyb-item codes 430100-…; its id."""
-    response = await client.post(
-        "/admin/services",
-        json={
-            "division": "430100",
-            "slug": "zwfw",
-            "name": "长沙市政务服务",
-            "upstream_url": "http://127.0.0.1:9001",
-            "document": CHANGSHA_DOCUMENT,
-        },
-        headers=admin_headers,
-    )
-    assert response.status_code == 201, response.text
-    service_id: int = response.json()["id"]
+    service_id: int = (await onboard_service(client, admin_headers))["id"]
     return service_id
 
 

@@ -22,8 +22,9 @@ from app.gateway.routetable import TransportFactory
 from app.models.counting import AccessCount
 from app.services.counting import Counter
 from tests.conftest import GrantAccess
-from tests.contract_stubs import CONTRACTS, transport_for
+from tests.contract_stubs import transport_for
 from tests.counting.support import OUTCOMES, histogram, shared_sessionmaker
+from tests.identity.api_support import onboard_changsha
 
 GW = "/gw/430100/zwfw"
 FOUND = GW + "/gjj/accounts/430121199912124865"
@@ -61,20 +62,7 @@ async def counter(app: FastAPI, connection: AsyncConnection) -> Counter:
 
 @pytest.fixture
 async def service_id(client: httpx.AsyncClient, admin_headers: dict[str, str]) -> int:
-    document = (CONTRACTS / "municipal" / "changsha.openapi.yaml").read_text(encoding="utf-8")
-    response = await client.post(
-        "/admin/services",
-        json={
-            "division": "430100",
-            "slug": "zwfw",
-            "name": "长沙市政务服务",
-            "upstream_url": "http://127.0.0.1:9001",
-            "document": document,
-        },
-        headers=admin_headers,
-    )
-    assert response.status_code == 201, response.text
-    return int(response.json()["id"])
+    return int((await onboard_changsha(client, admin_headers))["id"])
 
 
 @pytest.fixture

@@ -14,7 +14,9 @@ from app.models.catalog import Item
 from app.models.counting import LATENCY_BOUNDS_MS, AccessCount
 from app.models.identity import AccountCount
 from app.services.ops.histogram import BUCKET_COLUMNS
+from tests.conftest import client_token
 from tests.contract_stubs import CONTRACTS
+from tests.gateway.support import onboard
 
 CHANGSHA_ITEMS = (
     "430100-BDC-001",
@@ -65,21 +67,16 @@ async def onboard_city(
 ) -> dict[str, Any]:
     """Onboard a city simulator's document (its operations bind the city's items)."""
     document = (CONTRACTS / "municipal" / f"{city}.openapi.yaml").read_text(encoding="utf-8")
-    response = await client.post(
-        "/admin/services",
-        json={
-            "division": division,
-            "slug": slug,
-            "name": f"{city} 政务服务",
-            "upstream_url": upstream,
-            "document": document,
-            **extra,
-        },
-        headers=admin_headers,
+    return await onboard(
+        client,
+        admin_headers,
+        division=division,
+        slug=slug,
+        name=f"{city} 政务服务",
+        upstream_url=upstream,
+        document=document,
+        **extra,
     )
-    assert response.status_code == 201, response.text
-    created: dict[str, Any] = response.json()
-    return created
 
 
 def histogram(latencies: dict[int, int]) -> dict[str, int]:
@@ -131,20 +128,14 @@ async def set_accounts(session: AsyncSession, persons: int, legal_persons: int) 
 
 
 async def role_token(
-    client: httpx.AsyncClient, admin_headers: dict[str, str], *roles: str
+    client: httpx.AsyncClient, admin_headers: dict[str, str], *roles: str, **fields: Any
 ) -> dict[str, str]:
     """Authorization headers of a client holding ``roles`` (client_credentials)."""
     created = await client.post(
         "/admin/clients",
-        json={"name": "ops test client", "kind": "integrator", "roles": list(roles)},
+        json={"name": "ops test client", "kind": "integrator", "roles": list(roles), **fields},
         headers=admin_headers,
     )
     assert created.status_code == 201, created.text
     info = created.json()
-    issued = await client.post(
-        "/identity/token",
-        data={"grant_type": "client_credentials"},
-        auth=(info["client_id"], info["client_secret"]),
-    )
-    assert issued.status_code == 200, issued.text
-    return {"Authorization": f"Bearer {issued.json()['access_token']}"}
+    return await client_token(client, info["client_id"], info["client_secret"])

@@ -78,19 +78,7 @@ async def test_other_roles_are_403(
     client: httpx.AsyncClient, admin_headers: dict[str, str], roles: list[str]
 ) -> None:
     kwargs = {"division": "430100"} if roles == ["division_admin"] else {}
-    created = await client.post(
-        "/admin/clients",
-        json={"name": "not an operator", "kind": "integrator", "roles": roles, **kwargs},
-        headers=admin_headers,
-    )
-    assert created.status_code == 201, created.text
-    info = created.json()
-    issued = await client.post(
-        "/identity/token",
-        data={"grant_type": "client_credentials"},
-        auth=(info["client_id"], info["client_secret"]),
-    )
-    headers = {"Authorization": f"Bearer {issued.json()['access_token']}"}
+    headers = await role_token(client, admin_headers, *roles, **kwargs)
     for path in ENDPOINTS:
         response = await client.get(path, headers=headers)
         assert response.status_code == 403, (path, response.text)

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 from datetime import UTC, date, datetime
-from pathlib import Path
 from typing import Any
 
 import httpx
@@ -19,7 +18,6 @@ from app.services.ops.targets import (
     project,
     seconds_until_next_run,
 )
-from tests.conftest import ADMIN_TOKEN
 from tests.ops.conftest import FixedClock
 from tests.ops.support import CHANGSHA_ITEMS, add_items, item, onboard_city, set_accounts
 
@@ -29,18 +27,14 @@ DAYS_LEFT = (YEAR_END - TODAY).days  # 199
 
 
 @pytest.fixture
-def settings(tmp_path: Path, database_url: str) -> Settings:
-    return Settings(
-        data_dir=tmp_path / "data",
-        database_url=database_url,
-        admin_token=ADMIN_TOKEN,
-        routes_poll_interval=3600,
-        identity_poll_interval=3600,
-        target_snapshot_interval=0,
-        target_items_online=100,
-        target_one_network=50,
-        target_license_types=200,
-        target_users=20_000,
+def settings(settings: Settings) -> Settings:
+    return settings.model_copy(
+        update={
+            "target_items_online": 100,
+            "target_one_network": 50,
+            "target_license_types": 200,
+            "target_users": 20_000,
+        }
     )
 
 

@@ -618,3 +618,12 @@ def counts_json(result: CountsResult, settings: Settings) -> dict[str, Any]:
         "truncated": result.truncated,
         "totals": result.totals.as_json(),
     }
+
+
+async def access_counts(
+    session: AsyncSession, settings: Settings, *, now: datetime, **parameters: str | None
+) -> CountsResult:
+    """GET /ops/access-counts' work: check ``parameters`` (422 on any bad one), then count."""
+    known = await load_services(session)
+    query = parse_counts_query(settings=settings, services=known, now=now, **parameters)
+    return await run_counts(session, settings, query, known)
