@@ -16,7 +16,6 @@ into the new document.
 
 from __future__ import annotations
 
-import re
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 from typing import Any
@@ -31,6 +30,7 @@ from app.contracts.static import (
     resolve_operation,
     response_media,
 )
+from app.core.safe_regex import search as pattern_search
 from app.services.openapi import Analysis, OperationSpec, analyse, match_media_type
 from app.services.openapi.problems import escape_token
 
@@ -118,7 +118,7 @@ class _Schemas:
                 patterns = branch.node.get("patternProperties")
                 if isinstance(patterns, dict):
                     for pattern, sub in patterns.items():
-                        if _search(pattern, step):
+                        if pattern_search(pattern, step):
                             child = self.follow(sub, (*branch.parts, "patternProperties", pattern))
                             if child is not None:
                                 found.append(child)
@@ -222,13 +222,6 @@ class _Schemas:
                     if followed is not None:
                         stack.append(followed)
         return found
-
-
-def _search(pattern: str, text: str) -> bool:
-    try:
-        return re.search(pattern, text) is not None
-    except re.error:
-        return False
 
 
 def _intersect(left: Types, right: Types) -> Types:

@@ -4,7 +4,8 @@ A JSON body is matched as a **subset**: objects need the keys they list, arrays 
 elements they list, literals must be equal, and matcher objects (``$type``, ``$regex``, ``$anyOf``,
 ``$each``) stand for a range of values. Headers are literal strings or ``$regex``/``$anyOf``. XML
 answers are parsed with defusedxml (no DTDs, no entities) and each listed ElementTree path's text is
-matched. Every function returns the mismatches found, empty when the answer matches.
+matched. Every function returns the mismatches found, empty when the answer matches. ``$regex``
+patterns run on RE2 (:mod:`app.core.safe_regex`): linear time, no look-around or back-references.
 
 :func:`example_of` turns an expected body into the answer a stub gives: every matcher replaced by
 its example.
@@ -18,12 +19,13 @@ import re
 from collections.abc import Mapping
 from dataclasses import dataclass
 from decimal import Decimal, InvalidOperation
-from functools import lru_cache
 from typing import Any
 from xml.etree.ElementTree import Element, ParseError
 
 import defusedxml.ElementTree as SafeET
 from defusedxml import DefusedXmlException, DTDForbidden, EntitiesForbidden
+
+from app.core.safe_regex import PatternRefused, compile_pattern
 
 __all__ = [
     "MATCHER_KEYS",
@@ -152,14 +154,6 @@ def _kind_phrase(value: Any) -> str:
     return _KIND_PHRASES.get(json_type_of(value), json_type_of(value))
 
 
-@lru_cache(maxsize=512)
-def _compiled(pattern: str) -> re.Pattern[str] | None:
-    try:
-        return re.compile(pattern)
-    except re.error:
-        return None
-
-
 def _equal(expected: Any, actual: Any) -> bool:
     """Literal equality as JSON sees it: 1 == 1.0, but true is not 1."""
     if isinstance(expected, bool) or isinstance(actual, bool):
@@ -228,10 +222,12 @@ def _match_matcher(matcher: Mapping[str, Any], actual: Any, path: str) -> list[M
             return [
                 Mismatch(path, expected, show(actual), f"is {_kind_phrase(actual)}, not a string")
             ]
-        compiled = _compiled(pattern)
-        if compiled is None:
-            return [Mismatch(path, expected, show(actual), "the regex is not valid")]
-        if compiled.search(actual) is None:
+        # RE2 (linear time): the answer is the provider's, the pattern the contract author's.
+        try:
+            compiled = compile_pattern(pattern)
+        except PatternRefused as refused:
+            return [Mismatch(path, expected, show(actual), f"the regex cannot be used: {refused}")]
+        if not compiled.search(actual):
             return [Mismatch(path, expected, show(actual), "does not match the regex")]
         return []
     if "$anyOf" in matcher:

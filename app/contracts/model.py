@@ -32,6 +32,7 @@ from app.contracts.matchers import (
     json_type_of,
     value_has_type,
 )
+from app.core.safe_regex import PatternRefused, compile_pattern
 from app.services.openapi.problems import escape_token
 
 __all__ = [
@@ -499,17 +500,17 @@ def _check_matchers(node: Any, parts: Parts, problems: list[ContractProblem]) ->
                         )
                     )
             if "$regex" in node and isinstance(node["$regex"], str):
-                try:
-                    compiled = re.compile(node["$regex"])
-                except re.error as exc:
+                try:  # RE2, as the matcher runs it: linear time, refused with a reason
+                    compiled = compile_pattern(node["$regex"])
+                except PatternRefused as exc:
                     problems.append(
                         ContractProblem(
-                            _pointer((*parts, "$regex")), f"The regex is not valid: {exc}."
+                            _pointer((*parts, "$regex")), f"The regex cannot be used: {exc}."
                         )
                     )
                 else:
                     example = node.get("example")
-                    if isinstance(example, str) and compiled.search(example) is None:
+                    if isinstance(example, str) and not compiled.search(example):
                         problems.append(
                             ContractProblem(
                                 _pointer((*parts, "example")),

@@ -17,12 +17,12 @@ from dataclasses import dataclass
 from typing import Any
 from urllib.parse import quote, unquote
 
-from jsonschema import FormatChecker
 from jsonschema.exceptions import ValidationError
-from openapi_schema_validator import oas30_format_checker, oas31_format_checker
 
 from app.contracts.matchers import example_of, is_matcher, json_path
 from app.contracts.model import Contract, Interaction
+from app.core.safe_regex import PatternRefused, fullmatch_groups
+from app.core.safe_regex import escape as regex_escape
 from app.services.openapi import (
     Analysis,
     DocumentRefused,
@@ -33,10 +33,17 @@ from app.services.openapi import (
     media_type_of,
     parse_document,
 )
+from app.services.openapi.keywords import (
+    DEFAULT_BUDGET,
+    BudgetExceeded,
+    PatternNotRun,
+    cheap_repr_instance,
+    validation_budget,
+)
 from app.services.openapi.messages import closest_errors, request_detail, unexpected_properties
 from app.services.openapi.parsing import OpenAPIVersion
 from app.services.openapi.problems import escape_token, fragment_parts, pointer_parts
-from app.services.openapi.validation import document_resolver, validator_class
+from app.services.openapi.validation import document_resolver, format_checker, validator_class
 
 __all__ = [
     "StaticProblem",
@@ -111,12 +118,17 @@ def match_path(template: str, path: str) -> dict[str, str] | None:
             continue
         pieces = _TEMPLATE_PART.split(expected)  # literal, name, literal, name, ..., literal
         pattern = "".join(
-            re.escape(piece) if index % 2 == 0 else "([^/]+?)" for index, piece in enumerate(pieces)
+            regex_escape(piece) if index % 2 == 0 else "([^/]+?)"
+            for index, piece in enumerate(pieces)
         )
-        found = re.fullmatch(pattern, actual)
+        try:
+            # RE2: lazy groups between literals backtrack polynomially in Python's re.
+            found = fullmatch_groups(pattern, actual)
+        except PatternRefused:  # a template too long to compile fits nothing
+            return None
         if found is None:
             return None
-        for name, value in zip(names, found.groups(), strict=True):
+        for name, value in zip(names, found, strict=True):
             params[name] = unquote(value)
     return params
 
@@ -218,13 +230,6 @@ def _without_required_lists(node: Any) -> Any:
     if isinstance(node, list):
         return [_without_required_lists(value) for value in node]
     return node
-
-
-def _format_checker(version: OpenAPIVersion) -> FormatChecker:
-    checker = FormatChecker()
-    extra = oas30_format_checker if version == "3.0" else oas31_format_checker
-    checker.checkers.update(extra.checkers)
-    return checker
 
 
 # --- the checks ---------------------------------------------------------------------------------
@@ -431,16 +436,27 @@ class _Checker:
         validator = validator_class(self.version)(
             resolved.contents,
             _resolver=resolved.resolver,
-            format_checker=_format_checker(self.version),
+            format_checker=format_checker(self.version),
         )
         example = example_of(body)
         defaulted = _defaulted_paths(body, ())
         reported: set[tuple[Parts, str]] = set()
         try:
-            errors = list(validator.iter_errors(example))
+            with validation_budget(DEFAULT_BUDGET):
+                errors = list(validator.iter_errors(cheap_repr_instance(example)))
         except RecursionError:
             self.add(interaction, ("response", "body"), "The expected body is nested too deeply.")
             return
+        except BudgetExceeded as exc:
+            self.add(
+                interaction,
+                ("response", "body"),
+                f"The expected body could not be checked within {exc.limit:,} schema checks"
+                f" against the document's schema for {described}.",
+            )
+            return
+        except PatternNotRun:
+            return  # the document's pattern is refused on its own (patterns.py)
         for error in errors[:MAX_BODY_ERRORS]:
             for path, predicate, kind in _body_errors(error):
                 key = (path, predicate)

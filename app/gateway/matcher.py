@@ -13,13 +13,17 @@ from dataclasses import dataclass, field
 from typing import Generic, TypeVar
 from urllib.parse import unquote
 
+from app.core.safe_regex import GroupPattern, PatternRefused, compile_groups, escape
+
 T = TypeVar("T")
 _PARAM = re.compile(r"\{([^{}/]+)\}")
 
 
 @dataclass(slots=True)
 class _Template:
-    regex: re.Pattern[str] | None  # None: the whole segment is one parameter
+    # None: the whole segment is one parameter. RE2: the template is the document author's and
+    # the segment the caller's, and lazy groups between literals backtrack in Python's re.
+    regex: GroupPattern | None
     names: list[str]
 
 
@@ -40,11 +44,14 @@ def _segment_template(segment: str) -> _Template | None:
         return _Template(None, names)
     pattern = ""
     last = 0
-    for index, m in enumerate(_PARAM.finditer(segment)):
-        pattern += re.escape(segment[last : m.start()]) + f"(?P<p{index}>.+?)"
+    for m in _PARAM.finditer(segment):
+        pattern += escape(segment[last : m.start()]) + "(.+?)"
         last = m.end()
-    pattern += re.escape(segment[last:])
-    return _Template(re.compile(pattern), names)
+    pattern += escape(segment[last:])
+    try:
+        return _Template(compile_groups(pattern), names)
+    except PatternRefused:  # a segment too long to compile: a template that matches nothing
+        return _Template(compile_groups(r"\b\B"), names)
 
 
 @dataclass(frozen=True, slots=True)
@@ -128,10 +135,10 @@ class PathMatcher(Generic[T]):
             if template.regex is None:
                 bound = {template.names[0]: value}
             else:
-                m = template.regex.fullmatch(value)
-                if m is None:
+                groups = template.regex.fullmatch(value)
+                if groups is None:
                     continue
-                bound = {name: m.group(f"p{k}") for k, name in enumerate(template.names)}
+                bound = dict(zip(template.names, groups, strict=True))
             found = self._find(next_node, segments, i + 1, {**params, **bound})
             if found is not None:
                 return found

@@ -119,7 +119,9 @@ def test_regex() -> None:
         Mismatch("$", '$regex "^E[0-9]{3}$"', '"E4040"', "does not match the regex")
     ]
     assert match_json(matcher, 404)[0].reason == "is an integer, not a string"
-    assert match_json({"$regex": "(", "example": ""}, "x")[0].reason == "the regex is not valid"
+    assert match_json({"$regex": "(", "example": ""}, "x")[0].reason == (
+        "the regex cannot be used: it is not a valid regular expression (missing ): ()"
+    )
 
 
 # --- $anyOf -------------------------------------------------------------------------------------

@@ -382,7 +382,7 @@ def test_missing_fields_and_unknown_fields() -> None:
         (
             lambda i: i["response"]["body"].update(x={"$regex": "(", "example": "x"}),
             "/interactions/0/response/body/x/$regex",
-            "The regex is not valid: missing ), unterminated subpattern at position 0.",
+            "The regex cannot be used: it is not a valid regular expression (missing ): ().",
         ),
         (
             lambda i: i["response"]["body"].update(

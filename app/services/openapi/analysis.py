@@ -11,8 +11,10 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field, replace
 from typing import Any, Literal
 
+from app.services.openapi.expansion import expansion_problems
 from app.services.openapi.mediatypes import VALIDATED_KINDS, BodyKind, body_kind
 from app.services.openapi.parsing import OpenAPIVersion, check_version
+from app.services.openapi.patterns import pattern_problems
 from app.services.openapi.problems import DocProblem, pointer
 from app.services.openapi.refs import Parts, RefCheck, check_refs, replace_nodes
 from app.services.openapi.spec_validation import spec_problems
@@ -599,7 +601,8 @@ def analyse(document: dict[str, Any], *, check_spec: bool = True) -> Analysis:
 
     When there are problems, ``operations`` may be incomplete: the document is to be refused.
     ``check_spec=False`` skips openapi-spec-validator, by far the slowest part (about 1.5–3 ms per
-    operation or schema): for a document that was already accepted and is only being loaded.
+    operation or schema), and the pattern and expansion checks: for a document that was already
+    accepted and is only being loaded.
     """
     version, version_problems = check_version(document)
     if version is None:
@@ -624,10 +627,14 @@ def analyse(document: dict[str, Any], *, check_spec: bool = True) -> Analysis:
 
     found: list[DocProblem] = []
     checker_warnings: list[DocProblem] = []
+    costly: list[DocProblem] = []
     if check_spec:
+        # Patterns RE2 cannot run and schemas that multiply the work of one check: what request
+        # validation would otherwise find out the hard way (see keywords.py).
+        costly = [*pattern_problems(document, refs), *expansion_problems(document, refs)]
         sanitized = replace_nodes(document, {ref.parts: {} for ref in refs.bad})
         found, checker_warnings = spec_problems(document, sanitized, version)
-    problems = _finish([*refs.problems, *analyser.problems, *found])
+    problems = _finish([*refs.problems, *analyser.problems, *costly, *found])
     return Analysis(
         version=version,
         problems=problems,

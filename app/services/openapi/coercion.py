@@ -19,7 +19,9 @@ from referencing.exceptions import Unresolvable
 __all__ = ["NOT_CONVERTED", "SchemaShape", "coerce_scalar", "shape_of"]
 
 _INTEGER = re.compile(r"^-?\d+$")
-_NUMBER = re.compile(r"^-?(?:\d+\.?\d*|\.\d+)(?:[eE][+-]?\d+)?$")
+# Unambiguous on purpose: "\d+\.?\d*" lets the two digit runs split a long number in every way,
+# so a thousand digits and an "x" took 30 ms (a form of a thousand such fields, 30 s).
+_NUMBER = re.compile(r"^-?(?:\d+(?:\.\d*)?|\.\d+)(?:[eE][+-]?\d+)?$")
 _SCALARS = ("integer", "number", "boolean", "null", "string")
 
 
@@ -68,17 +70,54 @@ def _value_type(value: Any) -> str:
     return "object"
 
 
-def shape_of(schema: Any, resolver: Resolver[Any], *, depth: int = 0) -> SchemaShape:
-    """The shape of a schema, following local references through ``resolver``."""
+def shape_of(schema: Any, resolver: Resolver[Any]) -> SchemaShape:
+    """The shape of a schema, following local references through ``resolver``.
+
+    Only as deep as conversion looks (an object's properties, an array's items, a property's
+    items); each schema object is read once per level, so a schema that refers to itself many
+    times over costs its size, not its number of paths.
+    """
+    return _shape(schema, resolver, _LEVELS, 0, {})
+
+
+# Parameters and form fields are converted at most this many levels below their schema
+# (object -> property -> array items).
+_LEVELS = 2
+
+
+def _shape(
+    schema: Any,
+    resolver: Resolver[Any],
+    levels: int,
+    depth: int,
+    memo: dict[tuple[int, int], SchemaShape],
+) -> SchemaShape:
     if depth > _MAX_DEPTH or not isinstance(schema, dict):
         return _ANY
+    key = (id(schema), levels)
+    known = memo.get(key)
+    if known is not None:
+        return known
+    memo[key] = _ANY  # a reference back to a schema being read adds nothing
+    shape = _read_shape(schema, resolver, levels, depth, memo)
+    memo[key] = shape
+    return shape
+
+
+def _read_shape(
+    schema: dict[str, Any],
+    resolver: Resolver[Any],
+    levels: int,
+    depth: int,
+    memo: dict[tuple[int, int], SchemaShape],
+) -> SchemaShape:
     ref = schema.get("$ref")
     if isinstance(ref, str):
         try:
             resolved = resolver.lookup(ref)
         except Unresolvable:
             return _ANY
-        return shape_of(resolved.contents, resolved.resolver, depth=depth + 1)
+        return _shape(resolved.contents, resolved.resolver, levels, depth + 1, memo)
 
     types: set[str] = set()
     declared = schema.get("type")
@@ -98,21 +137,20 @@ def shape_of(schema: Any, resolver: Resolver[Any], *, depth: int = 0) -> SchemaS
         elif isinstance(schema.get("items"), dict):
             types.add("array")
 
-    items = (
-        shape_of(schema["items"], resolver, depth=depth + 1)
-        if isinstance(schema.get("items"), dict)
-        else None
-    )
+    items = None
     properties: dict[str, SchemaShape] = {}
-    if isinstance(schema.get("properties"), dict):
-        for name, sub in schema["properties"].items():
-            properties[name] = shape_of(sub, resolver, depth=depth + 1)
+    if levels > 0:
+        if isinstance(schema.get("items"), dict):
+            items = _shape(schema["items"], resolver, levels - 1, depth + 1, memo)
+        if isinstance(schema.get("properties"), dict):
+            for name, sub in schema["properties"].items():
+                properties[name] = _shape(sub, resolver, levels - 1, depth + 1, memo)
 
     for keyword in ("allOf", "anyOf", "oneOf"):
         members = schema.get(keyword)
         if not isinstance(members, list):
             continue
-        shapes = [shape_of(m, resolver, depth=depth + 1) for m in members]
+        shapes = [_shape(m, resolver, levels, depth + 1, memo) for m in members]
         member_types = [s.types for s in shapes if s.types]
         if member_types and not declared:
             if keyword == "allOf":

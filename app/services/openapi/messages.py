@@ -17,6 +17,9 @@ from typing import Any
 
 from jsonschema.exceptions import ValidationError
 
+from app.core.safe_regex import search as pattern_search
+from app.services.openapi.keywords import UnexpectedProperties
+
 __all__ = [
     "closest_errors",
     "describe_value",
@@ -91,7 +94,7 @@ def _types(value: Any) -> str:
 
 
 def _one_of(values: Any, limit: int = 10) -> str:
-    items = list(values) if isinstance(values, list) else [values]
+    items = values if isinstance(values, list) else [values]  # not copied: enums can be huge
     shown = ", ".join(_show(v, 40) for v in items[:limit])
     return shown + (", …" if len(items) > limit else "")
 
@@ -216,6 +219,8 @@ def missing_properties(error: ValidationError) -> list[str]:
 
 def unexpected_properties(error: ValidationError) -> list[str]:
     """The property names an ``additionalProperties``/``unevaluatedProperties`` error is about."""
+    if isinstance(error, UnexpectedProperties):
+        return [str(name) for name in error.names]
     instance = error.instance
     if not isinstance(instance, dict):
         return []
@@ -227,7 +232,7 @@ def unexpected_properties(error: ValidationError) -> list[str]:
         for name in instance:
             if name in properties:
                 continue
-            if any(_search(p, str(name)) for p in patterns):
+            if any(pattern_search(p, str(name)) for p in patterns):
                 continue
             names.append(str(name))
         return names
@@ -235,13 +240,6 @@ def unexpected_properties(error: ValidationError) -> list[str]:
     if match is None:
         return []
     return [n.strip().strip("'\"") for n in match.group(1).split(",")]
-
-
-def _search(pattern: str, text: str) -> bool:
-    try:
-        return re.search(pattern, text) is not None
-    except re.error:
-        return False
 
 
 def _bound(error: ValidationError) -> str:

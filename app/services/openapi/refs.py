@@ -17,7 +17,9 @@ __all__ = [
     "Ref",
     "RefCheck",
     "check_refs",
+    "iter_objects",
     "iter_refs",
+    "maybe_unwalked",
     "replace_nodes",
     "resolve_local",
 ]
@@ -74,9 +76,10 @@ class Ref:
         return self.value.startswith("#")
 
 
-def iter_refs(document: Any, *, at: Parts = ()) -> Iterator[Ref]:
-    """Every ``$ref``/``$dynamicRef`` in the document's structure (not inside example data or
-    extensions), or in the part of it at ``at``."""
+def iter_objects(document: Any, *, at: Parts = ()) -> Iterator[tuple[dict[str, Any], Parts]]:
+    """Every object of the document's structure (not inside example data or extensions, and not
+    the maps of author-chosen names themselves), or of the part of it at ``at``; in document
+    order."""
     try:
         start = resolve_pointer(document, [str(p) for p in at])
     except LookupError:
@@ -87,10 +90,7 @@ def iter_refs(document: Any, *, at: Parts = ()) -> Iterator[Ref]:
         node, parts, names = stack.pop()
         if isinstance(node, dict):
             if not names:
-                for keyword in _REF_KEYS:
-                    value = node.get(keyword)
-                    if isinstance(value, str):
-                        yield Ref(parts, keyword, value)
+                yield node, parts
             children: list[tuple[Any, Parts, bool]] = []
             for key, value in node.items():
                 if not isinstance(value, (dict, list)):
@@ -110,6 +110,16 @@ def iter_refs(document: Any, *, at: Parts = ()) -> Iterator[Ref]:
                 for index, item in reversed(list(enumerate(node)))
                 if isinstance(item, (dict, list))
             )
+
+
+def iter_refs(document: Any, *, at: Parts = ()) -> Iterator[Ref]:
+    """Every ``$ref``/``$dynamicRef`` in the document's structure (not inside example data or
+    extensions), or in the part of it at ``at``."""
+    for node, parts in iter_objects(document, at=at):
+        for keyword in _REF_KEYS:
+            value = node.get(keyword)
+            if isinstance(value, str):
+                yield Ref(parts, keyword, value)
 
 
 def _anchors(document: Any) -> dict[str, Parts]:
@@ -222,7 +232,7 @@ def check_refs(document: Any) -> RefCheck:
             continue
         if ref.keyword == "$ref":
             targets[ref.parts] = target
-        if target not in walked and _maybe_unwalked(target):
+        if target not in walked and maybe_unwalked(target):
             # e.g. a schema kept under an x- extension: its own references count too
             walked.add(target)
             for extra in iter_refs(document, at=target):
@@ -245,7 +255,7 @@ def check_refs(document: Any) -> RefCheck:
     return RefCheck(problems, bad, targets)
 
 
-def _maybe_unwalked(parts: Parts) -> bool:
+def maybe_unwalked(parts: Parts) -> bool:
     """Whether :func:`iter_refs` may have skipped this place (extension or example data)."""
     return any(
         isinstance(token, str)

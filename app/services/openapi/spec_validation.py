@@ -14,20 +14,33 @@ meta-schema check is run with jsonschema directly (not the optional Rust backend
 no alternatives to explain a failed ``oneOf``), with a registry that cannot retrieve anything.
 ``SpecValidator.iter_errors`` itself is not used: it is memoised per validator instance in a global
 ``lru_cache`` and would keep every analysed document alive.
+
+Cost: a ``default`` is checked against its schema with the gateway's own bounded validator
+classes (patterns by RE2, a work budget: see :mod:`keywords`), and the schemas' own ``pattern``
+values are not compiled by the meta-schema check's ``regex`` format (Python's ``re``): whether RE2
+can run them is the pattern check's finding (:mod:`patterns`).
 """
 
 from __future__ import annotations
 
+import copy
 import json
 import re
-from collections.abc import Iterator
-from functools import lru_cache
+from collections.abc import Callable, Iterator
+from functools import lru_cache, partial
 from typing import Any
 
+from jsonschema import FormatChecker
 from jsonschema.exceptions import ValidationError
 from jsonschema.protocols import Validator
 from jsonschema.validators import validator_for
 from jsonschema_path import SchemaPath
+from openapi_schema_validator import (
+    OAS30Validator,
+    OAS31Validator,
+    oas30_format_checker,
+    oas31_format_checker,
+)
 from openapi_spec_validator.schemas import schema_v30, schema_v31
 from openapi_spec_validator.validation import OpenAPIV30SpecValidator, OpenAPIV31SpecValidator
 from openapi_spec_validator.validation.exceptions import (
@@ -38,10 +51,19 @@ from openapi_spec_validator.validation.keywords import (
     KeywordValidator,
     OpenAPIV30SchemaValidator,
     OpenAPIV31SchemaValidator,
+    ValueValidator,
 )
 from openapi_spec_validator.validation.registries import KeywordValidatorRegistry
 from referencing import Registry
 
+from app.services.openapi.keywords import (
+    DEFAULT_BUDGET,
+    PatternNotRun,
+    bounded_format_checker,
+    bounded_validator_class,
+    cheap_repr_instance,
+    validation_budget,
+)
 from app.services.openapi.messages import closest_errors, document_sentence, request_detail
 from app.services.openapi.parsing import OpenAPIVersion
 from app.services.openapi.problems import DocProblem, pointer
@@ -126,12 +148,25 @@ class _MetaCache:
         return cache[key]
 
 
+def _meta_formats(base: FormatChecker) -> FormatChecker:
+    """``base`` without ``regex``: the meta-schema check would compile every ``pattern`` of the
+    document with Python's ``re``; patterns are the pattern check's (RE2's) business."""
+    checker = FormatChecker(formats=())
+    checker.checkers.update({k: v for k, v in base.checkers.items() if k != "regex"})
+    return checker
+
+
 class _V30Schema(_MetaCache, OpenAPIV30SchemaValidator):
+    def _get_schema_checker(self, schema: SchemaPath, schema_value: Any) -> Callable[[Any], None]:
+        return partial(OAS30Validator.check_schema, format_checker=_META_FORMATS["3.0"])
+
     def _validate_schema_meta(self, schema: SchemaPath, schema_value: Any) -> Any:
         return self._cached(schema, schema_value, super()._validate_schema_meta, "")
 
 
 class _V31Schema(_MetaCache, OpenAPIV31SchemaValidator):
+    schema_validator_format_checker = _meta_formats(oas31_format_checker)
+
     def _validate_schema_meta(self, schema: SchemaPath, schema_value: Any) -> Any:
         try:
             dialect = self._get_schema_dialect_id(schema, schema_value)
@@ -140,9 +175,50 @@ class _V31Schema(_MetaCache, OpenAPIV31SchemaValidator):
         return self._cached(schema, schema_value, super()._validate_schema_meta, dialect)
 
 
+_META_FORMATS = {"3.0": _meta_formats(oas30_format_checker)}
+
+
+class _BoundedDefault(ValueValidator):
+    """A ``default`` checked against its schema within a work budget, patterns run by RE2."""
+
+    def __call__(self, schema: SchemaPath, value: Any) -> Iterator[ValidationError]:
+        with schema.resolve() as resolved:
+            validator = self.value_validator_cls(
+                resolved.contents,
+                _resolver=resolved.resolver,
+                format_checker=self.value_validator_format_checker,
+            )
+            # A copy: the checked value gets short reprs (keywords.cheap_repr_instance).
+            instance = cheap_repr_instance(copy.deepcopy(value))
+            try:
+                with validation_budget(DEFAULT_BUDGET):
+                    errors = list(validator.iter_errors(instance))
+            except PatternNotRun:
+                return  # the pattern itself is reported (patterns.py)
+        yield from errors
+
+
+class _V30Default(_BoundedDefault):
+    value_validator_cls = bounded_validator_class(OAS30Validator)
+    value_validator_format_checker = bounded_format_checker(oas30_format_checker)
+
+
+class _V31Default(_BoundedDefault):
+    value_validator_cls = bounded_validator_class(OAS31Validator)
+    value_validator_format_checker = bounded_format_checker(oas31_format_checker)
+
+
 _KEYWORDS: dict[OpenAPIVersion, dict[str, type[KeywordValidator]]] = {
-    "3.0": {**OpenAPIV30SpecValidator.keyword_validators, "schema": _V30Schema},
-    "3.1": {**OpenAPIV31SpecValidator.keyword_validators, "schema": _V31Schema},
+    "3.0": {
+        **OpenAPIV30SpecValidator.keyword_validators,
+        "schema": _V30Schema,
+        "default": _V30Default,
+    },
+    "3.1": {
+        **OpenAPIV31SpecValidator.keyword_validators,
+        "schema": _V31Schema,
+        "default": _V31Default,
+    },
 }
 
 

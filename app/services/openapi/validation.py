@@ -6,6 +6,12 @@ document — so ``#/components/...`` references resolve and nothing is ever fetc
 how each parameter's text converts to its type. :meth:`RequestValidator.validate` then costs a few
 dictionary look-ups per parameter and one schema validation per value.
 
+The validator classes are jsonschema's with the keywords of :mod:`keywords`: patterns run by RE2,
+hashed ``enum``/``uniqueItems``, exact ``multipleOf``, and a work budget per request
+(:data:`REQUEST_BUDGET` checks, or :data:`BUDGET_PER_BYTE` per byte of the request if that is
+more). A request that runs out of budget, or reaches a pattern RE2 cannot run (only in a document
+stored before patterns were checked), gets one error where it stopped instead of a verdict.
+
 Errors point into the request seen as one document (``/path/id``, ``/query/limit``,
 ``/header/x-trace``, ``/body/items/0/name``) and say what is wrong in a short predicate
 (``must be an integer``). Their ``kind`` tells the caller what to answer:
@@ -39,6 +45,15 @@ from referencing.jsonschema import DRAFT4, DRAFT202012
 
 from app.services.openapi.analysis import OperationSpec, ParameterSpec
 from app.services.openapi.coercion import NOT_CONVERTED, SchemaShape, coerce_scalar, shape_of
+from app.services.openapi.keywords import (
+    BudgetExceeded,
+    PatternNotRun,
+    bounded_format_checker,
+    bounded_validator_class,
+    cheap_repr_instance,
+    object_from_pairs,
+    validation_budget,
+)
 from app.services.openapi.mediatypes import body_kind, match_media_type
 from app.services.openapi.messages import (
     closest_errors,
@@ -51,7 +66,9 @@ from app.services.openapi.problems import escape_token
 from app.services.openapi.spec_validation import DOCUMENT_URI
 
 __all__ = [
+    "BUDGET_PER_BYTE",
     "MAX_REQUEST_ERRORS",
+    "REQUEST_BUDGET",
     "ErrorKind",
     "FieldError",
     "RequestValidator",
@@ -59,11 +76,19 @@ __all__ = [
     "compile_validators",
     "document_resolver",
     "error_status",
+    "format_checker",
     "validator_class",
 ]
 
 MAX_REQUEST_ERRORS = 50
 MAX_FORM_FIELDS = 1000
+# Schema checks one request's validation may take (see keywords.py for what one check is; one
+# costs 2-30 µs). Ordinary requests need at most about 1.3 per byte of body and query (an array
+# of small numbers, each checked by four keywords; an array of simple objects needs 0.2), so the
+# bound keeps what a document can make one request cost proportional to the request, with a
+# floor for small ones (a few thousand objects' worth; 0.25-0.7 s of CPU when hit).
+REQUEST_BUDGET = 50_000
+BUDGET_PER_BYTE = 2
 NOT_VALIDATED = "could not be validated against the schema"
 
 log = logging.getLogger("xyb.openapi")
@@ -101,14 +126,24 @@ def error_status(errors: Iterable[FieldError]) -> int | None:
 
 
 def _format_checker(version: OpenAPIVersion) -> FormatChecker:
-    """Every format jsonschema checks (date, date-time, email, uuid, ipv4, ...) and OpenAPI's."""
+    """Every format jsonschema checks (date, date-time, email, uuid, ipv4, ...) and OpenAPI's,
+    with ``regex`` checked by RE2."""
     checker = FormatChecker()
     extra = oas30_format_checker if version == "3.0" else oas31_format_checker
     checker.checkers.update(extra.checkers)
-    return checker
+    return bounded_format_checker(checker)
 
 
 _FORMAT_CHECKERS: dict[OpenAPIVersion, FormatChecker] = {}
+
+
+def format_checker(version: OpenAPIVersion) -> FormatChecker:
+    """The format checker requests (and contract values) are validated with."""
+    checker = _FORMAT_CHECKERS.get(version)
+    if checker is None:
+        checker = _FORMAT_CHECKERS[version] = _format_checker(version)
+    return checker
+
 
 # openapi-schema-validator's OAS 3.0 validator replaces oneOf/anyOf/allOf by a lookup of the
 # `discriminator` property: an unmapped value is taken as the name of a component schema (so a
@@ -120,12 +155,16 @@ _OAS30_PLAIN: Any = extend(  # type: ignore[no-untyped-call]  # jsonschema leave
     OAS30Validator,
     {keyword: Draft4Validator.VALIDATORS[keyword] for keyword in ("allOf", "anyOf", "oneOf")},
 )
+_CLASSES: dict[OpenAPIVersion, Any] = {
+    "3.0": bounded_validator_class(_OAS30_PLAIN),
+    "3.1": bounded_validator_class(OAS31Validator),
+}
 
 
 def validator_class(version: OpenAPIVersion) -> Any:
-    """The jsonschema validator class for schemas of this OpenAPI version (discriminators are
-    hints, not validation: see above)."""
-    return _OAS30_PLAIN if version == "3.0" else OAS31Validator
+    """The jsonschema validator class for schemas of this OpenAPI version: discriminators are
+    hints, not validation (see above), and the keywords of :mod:`keywords` bound the work."""
+    return _CLASSES[version]
 
 
 def document_resolver(document: Mapping[str, Any], version: OpenAPIVersion) -> Resolver[Any]:
@@ -153,11 +192,10 @@ def _compile_schema(
     if schema_pointer is None:
         return _Schema(None, SchemaShape())
     resolved = resolver.lookup("#" + quote(schema_pointer, safe="/~"))
-    checker = _FORMAT_CHECKERS.get(version)
-    if checker is None:
-        checker = _FORMAT_CHECKERS[version] = _format_checker(version)
     cls = validator_class(version)
-    validator = cls(resolved.contents, _resolver=resolved.resolver, format_checker=checker)
+    validator = cls(
+        resolved.contents, _resolver=resolved.resolver, format_checker=format_checker(version)
+    )
     return _Schema(validator, shape_of(resolved.contents, resolved.resolver))
 
 
@@ -177,8 +215,13 @@ class _Body:
 
 
 def _errors_from(validator: Validator, instance: Any, base: str, limit: int) -> list[FieldError]:
-    """The field errors of one value; a failure of the validator itself is one of them."""
+    """The field errors of one value; a failure of the validator itself is one of them.
+
+    Runs inside the request's budget (see :meth:`RequestValidator.validate`): running out of it,
+    or reaching a pattern RE2 cannot run, ends the validation with one error where it stopped.
+    """
     found: list[FieldError] = []
+    instance = cheap_repr_instance(instance)
     try:
         errors = list(islice(validator.iter_errors(instance), limit))
         for error in errors:
@@ -187,10 +230,61 @@ def _errors_from(validator: Validator, instance: Any, base: str, limit: int) -> 
                     found.append(field_error)
     except RecursionError:
         return [FieldError(base, "is nested too deeply to validate")]
-    except Exception:  # a bug in a validator must be a rejected request, not a 500
-        log.exception("validating %s failed", base)
+    except BudgetExceeded as exc:
+        return [
+            FieldError(
+                _locate(instance, exc.instance, base),
+                f"was not checked: validating this request took more than {exc.limit:,} schema"
+                " checks, the gateway's limit; send a smaller or less deeply nested value",
+            )
+        ]
+    except PatternNotRun as exc:
+        _warn_pattern(exc)
+        shown = exc.pattern if len(exc.pattern) <= 60 else exc.pattern[:59] + "…"
+        return [
+            FieldError(
+                _locate(instance, exc.instance, base),
+                f"cannot be checked: the service's document gives it the pattern {shown!r},"
+                f" which the gateway does not run ({exc.reason}); the service must onboard a"
+                " corrected document",
+            )
+        ]
+    except Exception as exc:  # a bug in a validator must be a rejected request, not a 500
+        # The class only: an exception's text can hold the whole document or the value.
+        log.error("validating %s failed: %s", base, type(exc).__name__)
         return [FieldError(base, NOT_VALIDATED)]
     return found
+
+
+_WARNED: set[str] = set()
+
+
+def _warn_pattern(exc: PatternNotRun) -> None:
+    """Log once per pattern that a stored document holds one RE2 cannot run."""
+    if exc.pattern in _WARNED or len(_WARNED) >= 1000:
+        return
+    _WARNED.add(exc.pattern)
+    log.warning(
+        "a stored document has a pattern the gateway does not run (%s); requests it applies to"
+        " are refused until the service onboards a corrected document",
+        exc.reason,
+    )
+
+
+def _locate(root: Any, target: Any, base: str) -> str:
+    """The pointer (under ``base``) of the first place in ``root`` that is ``target`` itself."""
+    if target is root:
+        return base
+    stack: list[tuple[Any, str]] = [(root, base)]
+    while stack:
+        node, where = stack.pop()
+        children = node.items() if isinstance(node, dict) else enumerate(node)
+        for key, child in reversed(list(children)):
+            if child is target or key is target:
+                return f"{where}/{escape_token(key)}"
+            if isinstance(child, (dict, list)):
+                stack.append((child, f"{where}/{escape_token(key)}"))
+    return base
 
 
 def _field_errors(error: ValidationError, base: str) -> list[FieldError]:
@@ -467,10 +561,16 @@ class RequestValidator:
         request) saying it could not be validated.
         """
         errors: list[FieldError] = []
+        size = len(body) + sum(len(k) + len(v) for k, v in query)
         try:
-            self._validate(path_params, query, headers, content_type, body, errors)
-        except Exception:  # a bug here must be a rejected request, not a 500
-            log.exception("validating a request to %s failed", self.operation.operation_id)
+            with validation_budget(max(REQUEST_BUDGET, BUDGET_PER_BYTE * size)):
+                self._validate(path_params, query, headers, content_type, body, errors)
+        except Exception as exc:  # a bug here must be a rejected request, not a 500
+            log.error(
+                "validating a request to %s failed: %s",
+                self.operation.operation_id,
+                type(exc).__name__,
+            )
             errors.append(FieldError("", NOT_VALIDATED))
         return errors[:MAX_REQUEST_ERRORS]
 
@@ -545,7 +645,7 @@ class _DuplicateKey(Exception):
 
 
 def _unique_keys(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
-    result = dict(pairs)
+    result = object_from_pairs(pairs)  # with a short repr: see keywords.cheap_repr_instance
     if len(result) != len(pairs):
         seen: set[str] = set()
         for key, _ in pairs:
