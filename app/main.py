@@ -21,6 +21,7 @@ from app.core.openapi import install_openapi
 from app.core.resources import Resources
 from app.gateway.events import AccessEventSink, FanOut, RecentEvents
 from app.gateway.guard import GatewayGuard
+from app.gateway.loop import LoopGuard
 from app.gateway.proxy import GatewayProxy, GatewayShortcut
 from app.gateway.ratelimit import LocalLimiter, RedisLimiter, limiter_redis
 from app.gateway.routetable import (
@@ -31,6 +32,8 @@ from app.gateway.routetable import (
     default_transport_factory,
 )
 from app.identity.crypto import DataCipher
+from app.identity.enterprise_register import MAX_CONNECTIONS as REGISTER_CONNECTIONS
+from app.identity.enterprise_register import EnterpriseRegister
 from app.identity.state import IdentityManager
 from app.identity.throttle import LoginThrottle
 from app.routers import (
@@ -118,6 +121,16 @@ async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         )
         app.state.routes = routes
         await routes.start()
+        register_url = settings.enterprise_register_url
+        if register_url is None:
+            log.info(
+                "no enterprise register is configured (XYB_ENTERPRISE_REGISTER_URL):"
+                " registering a legal person answers 503"
+            )
+        app.state.enterprise_register = EnterpriseRegister(
+            register_url,
+            routes.transport_factory(register_url, REGISTER_CONNECTIONS) if register_url else None,
+        )
         counter: Counter | None = app.state.counter
         if counter is not None:
             await counter.start(res.sessionmaker)
@@ -136,6 +149,7 @@ async def lifespan(app: FastAPI) -> AsyncIterator[None]:
                 # Everything buffered is written before the engine goes away.
                 await counter.stop()
             await routes.stop()
+            await app.state.enterprise_register.aclose()
             await identity.stop()
             if fast_redis is not None:
                 await fast_redis.aclose()
@@ -192,6 +206,7 @@ def create_app(
     app.state.events = FanOut(*sinks) if len(sinks) > 1 else app.state.recent_events
     app.state.routes = None
     app.state.identity = None
+    app.state.enterprise_register = EnterpriseRegister(None)  # the lifespan opens the real one
     app.state.gateway_openapi = {}
     install_error_handlers(app)
     install_openapi(app)
@@ -234,6 +249,9 @@ def create_app(
     proxy = GatewayProxy(
         current_table, app.state.events, gateway_id=settings.gateway_id, guard=app.state.guard
     )
+    # Every route, not only /gw: a service pointing at the gateway must not reach its own API.
+    # Inside the shortcut: the proxy checks /gw itself, so a looped call is one access event.
+    app.add_middleware(LoopGuard, gateway_id=settings.gateway_id)
     app.add_middleware(GatewayShortcut, proxy=proxy, exempt=frozenset({"/gw/openapi.json"}))
 
     # Added last runs first: the request id must exist before a 413 is answered.

@@ -11,6 +11,7 @@ import aiohttp
 import httpx
 from aiohttp.http_exceptions import HttpProcessingError
 
+from app.connectors.addresses import AddressRefused
 from app.connectors.base import (
     ConnectorError,
     UpstreamBadResponse,
@@ -66,6 +67,8 @@ def _classify(chain: list[BaseException], service: str, timeout: float) -> Conne
 
     # Sentences for callers name what happened, never internal addresses or library messages;
     # the original exception stays attached (__cause__) for the gateway's log.
+    if caused_by(AddressRefused) is not None:
+        return _unavailable(service, "its address is not one the gateway may call")
     if (refused := caused_by(*_REFUSED)) is not None:
         return _unavailable(service, _why_unreachable(refused))
     if caused_by(aiohttp.ServerDisconnectedError) is not None:

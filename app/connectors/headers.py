@@ -1,4 +1,8 @@
-"""Which headers cross the gateway, in each direction."""
+"""Which headers cross the gateway, in each direction.
+
+Header values are carried as latin-1-decoded text, so every byte survives; the connector sends
+them as bytes (the proxy has refused values that are not UTF-8 or hold control characters).
+"""
 
 from __future__ import annotations
 
@@ -17,6 +21,7 @@ HOP_BY_HOP = frozenset(
         "trailers",
         "transfer-encoding",
         "upgrade",
+        "http2-settings",
         "host",
         "content-length",
     }
@@ -25,6 +30,31 @@ HOP_BY_HOP = frozenset(
 # cookies, and identity headers only the gateway may set.
 CALLER_PRIVATE = frozenset({"authorization", "cookie", "x-request-id", "forwarded"})
 GATEWAY_PREFIXES = ("x-xyb-", "x-forwarded-", "x-real-ip")
+# What some upstream frameworks read instead of the request's own method, URL or host (an upstream
+# honouring them would run another operation than the one the grant allowed and the gateway
+# checked), where the request came from (address-based trust), and Expect (100-continue is the
+# gateway's business with its caller, not the upstream's).
+OVERRIDES = frozenset(
+    {
+        "x-http-method-override",
+        "x-http-method",
+        "x-method-override",
+        "x-original-method",
+        "x-original-url",
+        "x-original-uri",
+        "x-rewrite-url",
+        "x-override-url",
+        "x-host",
+        "x-client-ip",
+        "x-cluster-client-ip",
+        "x-originating-ip",
+        "x-remote-ip",
+        "x-remote-addr",
+        "true-client-ip",
+        "client-ip",
+        "expect",
+    }
+)
 
 
 def _connection_listed(headers: Sequence[tuple[str, str]]) -> frozenset[str]:
@@ -41,7 +71,7 @@ def forwardable_request_headers(headers: Sequence[tuple[str, str]]) -> list[tupl
     out: list[tuple[str, str]] = []
     for name, value in headers:
         lower = name.lower()
-        if lower in HOP_BY_HOP or lower in CALLER_PRIVATE or lower in listed:
+        if lower in HOP_BY_HOP or lower in CALLER_PRIVATE or lower in OVERRIDES or lower in listed:
             continue
         if lower.startswith(GATEWAY_PREFIXES):
             continue
@@ -50,8 +80,32 @@ def forwardable_request_headers(headers: Sequence[tuple[str, str]]) -> list[tupl
 
 
 # The gateway's own server adds Date (two would disagree); Server names upstream software;
-# Set-Cookie would set cookies on the gateway's domain, shared by every service behind it.
-UPSTREAM_PRIVATE = frozenset({"date", "server", "set-cookie", "x-powered-by"})
+# Set-Cookie would set cookies on the gateway's domain, shared by every service behind it. The
+# rest set policy for the gateway's whole origin, which no single upstream may decide: CORS
+# (Access-Control-*, Timing-Allow-Origin: the gateway has no CORS policy, so browsers on other
+# origins cannot read its answers), HSTS, Alt-Svc (where browsers send the origin's traffic),
+# Clear-Site-Data (would wipe the dashboard's session), and NEL/Report-To (would send reports
+# about the origin's traffic to the upstream's endpoint).
+UPSTREAM_PRIVATE = frozenset(
+    {
+        "date",
+        "server",
+        "set-cookie",
+        "set-cookie2",
+        "x-powered-by",
+        "timing-allow-origin",
+        "strict-transport-security",
+        "alt-svc",
+        "clear-site-data",
+        "nel",
+        "report-to",
+        "reporting-endpoints",
+        "public-key-pins",
+        "public-key-pins-report-only",
+        "expect-ct",
+    }
+)
+UPSTREAM_PRIVATE_PREFIXES = ("x-xyb-", "access-control-")
 
 
 def forwardable_response_headers(headers: Iterable[tuple[str, str]]) -> list[tuple[str, str]]:
@@ -63,7 +117,7 @@ def forwardable_response_headers(headers: Iterable[tuple[str, str]]) -> list[tup
         lower = name.lower()
         if lower in HOP_BY_HOP or lower in listed or lower in UPSTREAM_PRIVATE:
             continue
-        if lower.startswith("x-xyb-"):
+        if lower.startswith(UPSTREAM_PRIVATE_PREFIXES):
             continue
         out.append((lower, value))
     return out

@@ -72,16 +72,22 @@ class MunicipalConnector:
         ours = {name.lower() for name, _ in request.extra_headers}
         # A caller never supplies a header the gateway sets (the service's credential included).
         theirs = [(n, v) for n, v in forwardable_request_headers(request.headers) if n not in ours]
-        headers = with_via(theirs, self.config.gateway_id)
-        if not any(name == "accept-encoding" for name, _ in headers):
+        forwarded = with_via(theirs, self.config.gateway_id)
+        if not any(name == "accept-encoding" for name, _ in forwarded):
             # Otherwise the client library asks for gzip on the caller's behalf and the caller,
             # who never said it accepts gzip, gets a compressed body.
-            headers.append(("accept-encoding", "identity"))
-        headers.extend(request.extra_headers)
-        headers.append(("x-request-id", request.request_id))
-        headers.append(("x-xyb-division", request.division))
+            forwarded.append(("accept-encoding", "identity"))
+        # The caller's values are latin-1-decoded bytes: encoded back, they cross unchanged (as
+        # str, httpx would encode them as ASCII and fail on the first non-ASCII byte).
+        headers = [(n.encode("latin-1"), v.encode("latin-1")) for n, v in forwarded]
+        own = [
+            *request.extra_headers,
+            ("x-request-id", request.request_id),
+            ("x-xyb-division", request.division),
+        ]
         if request.client_id is not None:
-            headers.append(("x-xyb-client", request.client_id))
+            own.append(("x-xyb-client", request.client_id))
+        headers.extend((n.encode("ascii"), v.encode("utf-8")) for n, v in own)
         url = self._base + request.path
         if request.query:
             url = f"{url}?{request.query}"
@@ -129,7 +135,8 @@ class MunicipalConnector:
         if declared is not None and declared.isdigit() and int(declared) > cap:
             await response.aclose()
             raise UpstreamBadResponse(
-                f"The upstream of {service} answered {declared} bytes, over the cap of {cap}."
+                # Not the declared number itself: the log and the caller get no upstream value.
+                f"The upstream of {service} declared an answer over the cap of {cap} bytes."
             )
         if response.is_stream_consumed:
             # An in-memory answer (a mock transport read it already): nothing left to stream.

@@ -1,13 +1,17 @@
 """``ANY /gw/{division}/{slug}/{path}``: the proxy path, as a lean ASGI app.
 
 No FastAPI routing or dependency injection here: this runs on every proxied call. The order is
-the design's: match the route (in memory) → validate the request against the operation
-(compiled validator) → breaker and concurrency cap → connector call (deadline, safe retries) →
-the upstream's answer passed through, marked with ``X-XYB-Upstream`` → one access event.
+the design's: authenticate → match the route (in memory) → refuse what an upstream could read
+differently from what is checked (target, path segments, header bytes: app.gateway.incoming) →
+read the whole body (a partial one is never forwarded) → validate the request against the
+operation (compiled validator) → breaker and concurrency cap → connector call (deadline, safe
+retries) → the upstream's answer passed through, marked with ``X-XYB-Upstream`` → one access
+event. A request that looped back through the gateway never gets here (app.gateway.loop).
 """
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import time
 import uuid
@@ -22,7 +26,6 @@ from app.connectors.base import (
     UpstreamRequest,
     UpstreamResponse,
 )
-from app.connectors.headers import has_visited
 from app.core.context import request_id_of
 from app.core.divisions import division as known_division
 from app.core.errors import (
@@ -30,53 +33,26 @@ from app.core.errors import (
     MethodNotAllowed,
     NotFound,
     problem_response,
-    register_problem_type,
 )
+from app.core.logging import describe_exception
 from app.core.security import Caller
 from app.gateway.events import AccessEvent, AccessEventSink, outcome_of
 from app.gateway.guard import GatewayGuard
+from app.gateway.incoming import check_headers, check_segments, check_target, read_body
+from app.gateway.loop import LOOP_SENTENCE, LoopDetected, looped
 from app.gateway.matcher import Match, MethodMismatch
 from app.gateway.request_checks import check_request
 from app.gateway.routetable import RouteTable, ServiceEntry
 
 log = logging.getLogger("xyb.gateway")
 
+# Bodies larger than this are validated in a worker thread; at most OFFLOADED_VALIDATIONS at
+# once per process (the rest wait their turn), so large requests cannot starve small ones of CPU.
+OFFLOAD_BODY_BYTES = 64 * 1024
+OFFLOADED_VALIDATIONS = 2
 IDEMPOTENT = frozenset({"GET", "HEAD", "OPTIONS", "PUT", "DELETE", "TRACE"})
 UPSTREAM_HEADER = b"x-xyb-upstream"
 _NO_BODY_STATUSES = frozenset({204, 304})
-
-BAD_PATH = register_problem_type(
-    "bad-path",
-    400,
-    "Path segment refused",
-    "A path segment is '.' or '..' or hides a '/', '\\' or NUL behind percent-encoding: the"
-    " upstream could read it as a different path than the one the gateway checked.",
-)
-LOOP_DETECTED = register_problem_type(
-    "loop-detected",
-    508,
-    "Loop detected",
-    "The request came back through this gateway (its Via header names it): a service's upstream"
-    " URL points at the gateway itself.",
-)
-
-
-class BadPath(GatewayError):
-    problem = BAD_PATH
-
-
-class LoopDetected(GatewayError):
-    problem = LOOP_DETECTED
-
-
-def _check_segments(segments: list[str]) -> None:
-    for raw in segments:
-        decoded = unquote(raw)
-        if decoded in (".", "..") or any(c in decoded for c in ("/", "\\", "\x00")):
-            raise BadPath(
-                f"The path segment {raw!r} is refused: '.', '..' and encoded '/', '\\' or NUL"
-                " could reach a different upstream path than the one checked."
-            )
 
 
 class _CutShort(RuntimeError):
@@ -110,18 +86,6 @@ class _Call:
         self.upstream_ms: float | None = None
 
 
-async def _read_body(receive: Receive) -> bytes:
-    chunks: list[bytes] = []
-    while True:
-        message = await receive()
-        if message["type"] != "http.request":
-            break
-        chunks.append(message.get("body", b""))
-        if not message.get("more_body", False):
-            break
-    return b"".join(chunks)
-
-
 class GatewayProxy:
     """The ASGI app mounted at ``/gw``."""
 
@@ -137,16 +101,18 @@ class GatewayProxy:
         self._sink = sink
         self._gateway_id = gateway_id
         self._guard = guard
+        self._offloaded = asyncio.Semaphore(OFFLOADED_VALIDATIONS)
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         started = time.perf_counter()
         raw_path: bytes = scope.get("raw_path") or scope["path"].encode("utf-8")
         # ['', 'gw', division, slug, rest...]: split before decoding, so %2F stays in its segment.
-        parts = raw_path.split(b"?", 1)[0].decode("latin-1").split("/")
+        target = raw_path.split(b"?", 1)[0]
+        parts = target.decode("latin-1").split("/")
         division = unquote(parts[2]) if len(parts) > 2 else ""
         call = _Call(division)
         try:
-            await self._handle(scope, receive, send, parts, call)
+            await self._handle(scope, receive, send, target, parts, call)
         except _CutShort:
             raise
         except GatewayError as exc:
@@ -167,20 +133,25 @@ class GatewayProxy:
             self._emit(scope, call, started)
 
     async def _handle(
-        self, scope: Scope, receive: Receive, send: Send, parts: list[str], call: _Call
+        self,
+        scope: Scope,
+        receive: Receive,
+        send: Send,
+        target: bytes,
+        parts: list[str],
+        call: _Call,
     ) -> None:
         method: str = scope["method"]
-        via = [v.decode("latin-1") for k, v in scope["headers"] if k == b"via"]
-        if via and has_visited(via, self._gateway_id):
-            raise LoopDetected(
-                "This request has already passed through this gateway: a service's upstream URL"
-                " points back at the gateway."
-            )
+        if looped(scope, self._gateway_id):
+            raise LoopDetected(LOOP_SENTENCE)
         caller = self._guard.authenticate(scope)
         call.client_id = caller.client_id
         entry = self._service(parts)
         call.service, call.service_id = entry.key, entry.id
-        _check_segments(parts[4:])
+        raw_headers: list[tuple[bytes, bytes]] = scope["headers"]
+        check_target(target, scope.get("query_string", b""))
+        check_segments(parts[4:])
+        check_headers(raw_headers)
         rest = "/" + "/".join(parts[4:])
         scope["xyb.route_template"] = f"/gw/{entry.division}/{entry.slug}"
         found = entry.matcher.match(method, rest)
@@ -201,10 +172,20 @@ class GatewayProxy:
         self._guard.authorize(caller, entry, operation)
         rate_headers = await self._guard.limit(caller)
 
-        body = await _read_body(receive)
-        headers = [(k.decode("latin-1"), v.decode("latin-1")) for k, v in scope["headers"]]
+        body = await read_body(receive, raw_headers)
+        # latin-1 keeps every byte: the connector sends the values' bytes unchanged.
+        headers = [(k.decode("latin-1"), v.decode("latin-1")) for k, v in raw_headers]
         query: str = scope.get("query_string", b"").decode("latin-1")
-        check_request(entry, operation, found, headers, query, body)
+        if len(body) > OFFLOAD_BODY_BYTES:
+            # Validation costs 1-30 µs per schema check, so a large body costs seconds: it runs
+            # in a worker thread (a few at a time), never holding the event loop that serves
+            # every other call, /healthz included.
+            async with self._offloaded:
+                await asyncio.to_thread(
+                    check_request, entry, operation, found, headers, query, body
+                )
+        else:
+            check_request(entry, operation, found, headers, query, body)
 
         upstream = await self._call_upstream(
             entry,
@@ -279,13 +260,15 @@ class GatewayProxy:
             )
         except ConnectorError as exc:
             entry.breaker.record_failure(exc.detail)
-            # The caller gets a plain sentence; the operator's log gets what the library said.
+            # The library's exceptions are named, never quoted: their text holds the upstream URL
+            # (ID numbers in paths, phones in queries) and every request header (the service's
+            # credential, the signed assertion).
             log.warning(
                 "upstream call failed",
                 extra={
                     "service": entry.key,
                     "error": exc.detail,
-                    "cause": repr(exc.__cause__) if exc.__cause__ else None,
+                    "cause": describe_exception(exc.__cause__),
                 },
             )
             raise
@@ -342,7 +325,12 @@ class GatewayProxy:
             # The status is already sent: all that is left is to cut the answer short.
             entry.breaker.record_failure(exc.detail)
             log.warning(
-                "upstream answer cut short", extra={"service": entry.key, "error": exc.detail}
+                "upstream answer cut short",
+                extra={
+                    "service": entry.key,
+                    "error": exc.detail,
+                    "cause": describe_exception(exc.__cause__),
+                },
             )
             raise _CutShort(exc.detail) from exc
         finally:

@@ -45,17 +45,24 @@ _CLOSE_GRACE_S = 30.0
 
 
 def default_transport_factory(settings: Settings) -> TransportFactory:
-    """The production transport: aiohttp under httpx (measured faster than httpx's own)."""
+    """The production transport: aiohttp under httpx (measured faster than httpx's own).
+
+    Either way every connection's address is judged when it is made (link-local, metadata,
+    multicast, ... refused unless XYB_UPSTREAM_ALLOWLIST names the network), so a host name that
+    comes to resolve to such an address is refused too.
+    """
+    from app.connectors.transports import GuardedAiohttpTransport, GuardedHTTPTransport
+    from app.services.upstream_policy import UpstreamPolicy
+
+    refused = UpstreamPolicy.parse(settings.upstream_allowlist).refused_at_connect
 
     def factory(base_url: str, max_connections: int) -> httpx.AsyncBaseTransport:
         limits = httpx.Limits(
             max_connections=max_connections, max_keepalive_connections=max_connections
         )
         if settings.upstream_client == "httpx":
-            return httpx.AsyncHTTPTransport(limits=limits)
-        from httpx_aiohttp import AiohttpTransport
-
-        return AiohttpTransport(limits=limits)
+            return GuardedHTTPTransport(limits=limits, refused=refused)
+        return GuardedAiohttpTransport(limits=limits, refused=refused)
 
     return factory
 

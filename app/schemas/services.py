@@ -5,8 +5,9 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Annotated, Any
 
-from pydantic import AfterValidator, BaseModel, ConfigDict, Field, WithJsonSchema
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, WithJsonSchema, field_validator
 
+from app.connectors.headers import HOP_BY_HOP
 from app.models.service import DataClassification
 
 SLUG_PATTERN = r"^[a-z0-9-]{2,40}$"
@@ -43,7 +44,23 @@ class UpstreamAuth(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     header: str = Field(pattern=r"^[A-Za-z0-9-]{1,64}$", examples=["Authorization"])
-    value: str = Field(min_length=1, max_length=4096)
+    # Visible ASCII with inner spaces: a CR/LF would inject headers into every upstream call.
+    value: str = Field(min_length=1, max_length=4096, pattern=r"^[!-~](?:[ -~]*[!-~])?$")
+
+    @field_validator("header")
+    @classmethod
+    def _not_framing(cls, value: str) -> str:
+        lower = value.lower()
+        if (
+            lower in HOP_BY_HOP
+            or lower in ("via", "expect", "x-request-id")
+            or lower.startswith("x-xyb-")
+        ):
+            raise ValueError(
+                f"{value} is set by the gateway or frames the request; use the header the"
+                " upstream reads its credential from (e.g. Authorization)"
+            )
+        return value
 
 
 class ServiceIn(BaseModel):

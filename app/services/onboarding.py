@@ -42,7 +42,7 @@ from app.services.openapi import (
     analyse,
     parse_document,
 )
-from app.services.upstream_policy import UpstreamPolicy
+from app.services.upstream_policy import UpstreamPolicy, UpstreamURLRefused, gateway_itself
 
 DOCUMENT_POINTER = "/body/document"
 UPSTREAM_AUTH_CONTEXT = "service.upstream_auth"
@@ -242,10 +242,14 @@ def build_plan(spec: ServiceIn, settings: Settings, registry: ConnectorRegistry)
                     "no upstream URL was given and the document has no absolute server URL",
                 )
             )
+    upstream_warnings: list[DocProblem] = []
     if upstream_url is not None:
-        refusal = UpstreamPolicy.parse(settings.upstream_allowlist).check(upstream_url)
-        if refusal is not None:
-            errors.append(_error("/body/upstream_url", refusal))
+        try:
+            upstream_url = UpstreamPolicy.parse(settings.upstream_allowlist).normalise(upstream_url)
+        except UpstreamURLRefused as refused:
+            errors.append(_error("/body/upstream_url", str(refused)))
+        else:
+            upstream_warnings = _upstream_warnings(upstream_url, settings)
 
     planned: list[PlannedOperation] = []
     warnings: list[DocProblem] = []
@@ -275,10 +279,23 @@ def build_plan(spec: ServiceIn, settings: Settings, registry: ConnectorRegistry)
         document=parsed,
         document_sha256=sha256,
         operations=planned,
-        warnings=[*analysis.warnings, *warnings],
+        warnings=[*analysis.warnings, *warnings, *upstream_warnings],
         policy=_policy(spec, settings),
         contracts=contracts,
     )
+
+
+def _upstream_warnings(upstream_url: str, settings: Settings) -> list[DocProblem]:
+    """A service whose upstream is the gateway itself loops (508 on every call): say so."""
+    if not gateway_itself(upstream_url, settings.host, settings.port, settings.public_url):
+        return []
+    return [
+        DocProblem(
+            "/body/upstream_url",
+            f"the upstream URL {upstream_url} is this gateway's own address: every call would"
+            " come back to the gateway and be refused as a loop (508)",
+        )
+    ]
 
 
 def _check_contracts(
@@ -442,10 +459,12 @@ async def _new_version(
     return service
 
 
-async def replace_service(
-    session: AsyncSession, service: Service, plan: Plan, cipher: DataCipher
-) -> Service:
-    """Publish a new version of ``service`` atomically (one transaction)."""
+async def check_replacement(
+    session: AsyncSession, service: Service, plan: Plan
+) -> list[tuple[str, Break]]:
+    """Refuse a new version of ``service`` the way publishing it would: a changed division or slug
+    (422), or broken recorded contracts without ``force`` (409); else the breaks ``force``
+    overrides. A dry run calls this too, so it refuses exactly what the real call refuses."""
     spec = plan.spec
     if (spec.division, spec.slug) != (service.division, service.slug):
         raise ValidationFailed(
@@ -458,24 +477,35 @@ async def replace_service(
             ],
         )
     breaks = await contract_breaks(session, service, plan.document)
+    if breaks and not spec.force:
+        raise ContractBroken(
+            f"The new version breaks {len(breaks)} promise{'s' if len(breaks) != 1 else ''}"
+            f" of the contracts recorded with {service.division}/{service.slug}; nothing was"
+            " saved. Fix the document, or send force=true to publish it anyway.",
+            extensions={"breaks": _listed_breaks(breaks)},
+        )
+    return breaks
+
+
+def _listed_breaks(breaks: list[tuple[str, Break]]) -> list[dict[str, str | None]]:
+    return [
+        {
+            "contract": name,
+            "interaction": b.interaction,
+            "operation": b.operation,
+            "pointer": DOCUMENT_POINTER + b.pointer,
+            "detail": b.message,
+        }
+        for name, b in breaks
+    ]
+
+
+async def replace_service(
+    session: AsyncSession, service: Service, plan: Plan, cipher: DataCipher
+) -> Service:
+    """Publish a new version of ``service`` atomically (one transaction)."""
+    breaks = await check_replacement(session, service, plan)
     if breaks:
-        listed = [
-            {
-                "contract": name,
-                "interaction": b.interaction,
-                "operation": b.operation,
-                "pointer": DOCUMENT_POINTER + b.pointer,
-                "detail": b.message,
-            }
-            for name, b in breaks
-        ]
-        if not spec.force:
-            raise ContractBroken(
-                f"The new version breaks {len(breaks)} promise{'s' if len(breaks) != 1 else ''}"
-                f" of the contracts recorded with {service.division}/{service.slug}; nothing was"
-                " saved. Fix the document, or send force=true to publish it anyway.",
-                extensions={"breaks": listed},
-            )
         # No audit log yet: the override goes to the log, with every break it overrode.
         log.warning(
             "contract breaks overridden by force",
@@ -483,7 +513,7 @@ async def replace_service(
                 "service": f"{service.division}/{service.slug}",
                 "service_id": service.id,
                 "version": service.version + 1,
-                "breaks": listed,
+                "breaks": _listed_breaks(breaks),
             },
         )
     seq = await next_change_seq(session)
