@@ -7,7 +7,7 @@ on it: the suite creates and drops its own).
 from __future__ import annotations
 
 import os
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable, Generator, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -15,6 +15,7 @@ import httpx
 import pytest
 import respx
 from fastapi import FastAPI
+from pydantic import SecretStr
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, AsyncSession, async_sessionmaker
 
 from app.core.config import Settings
@@ -26,6 +27,9 @@ from app.main import create_app
 from tests.contract_stubs import load as load_contract_named
 from tests.contract_stubs import stub_router
 from tests.databases import BACKEND, create_database, drop_database
+from tests.log_guard import LogGuard, secret
+
+LOG_GUARD = pytest.StashKey[LogGuard]()
 
 
 def pytest_report_header() -> str:
@@ -40,6 +44,28 @@ def _clean_environment(monkeypatch: pytest.MonkeyPatch) -> None:
             monkeypatch.delenv(name)
     # One data key for the whole run: the session database's signing keys are sealed with it.
     monkeypatch.setenv("XYB_DATA_KEY", DATA_KEY)
+
+
+@pytest.fixture(autouse=True)
+def log_guard(request: pytest.FixtureRequest) -> Iterator[LogGuard]:
+    """Fails a test whose log records carry personal data or a secret (see tests/log_guard.py)."""
+    guard = LogGuard(request.node.nodeid)
+    request.node.stash[LOG_GUARD] = guard
+    with guard.installed():
+        yield guard
+    found = guard.take_report()
+    if found:
+        pytest.fail(found, pytrace=False)
+
+
+@pytest.hookimpl(wrapper=True)
+def pytest_runtest_call(item: pytest.Item) -> Generator[None, None, None]:
+    """A leak found while the test ran fails the test itself (not only its teardown)."""
+    yield
+    guard = item.stash.get(LOG_GUARD, None)
+    found = guard.take_report() if guard is not None else None
+    if found:
+        pytest.fail(found, pytrace=False)
 
 
 @pytest.fixture(scope="session")
@@ -96,9 +122,9 @@ async def session(connection: AsyncConnection) -> AsyncIterator[AsyncSession]:
         yield s
 
 
-ADMIN_TOKEN = "test-admin-token-0123456789abcdef0123"
+ADMIN_TOKEN = secret("test-admin-token-0123456789abcdef0123")
 # 32 bytes, base64url: the data key of production-mode settings in tests.
-DATA_KEY = "dGVzdC1kYXRhLWtleS0wMTIzNDU2Nzg5YWJjZGVmMDE"
+DATA_KEY = secret("dGVzdC1kYXRhLWtleS0wMTIzNDU2Nzg5YWJjZGVmMDE")
 
 
 @pytest.fixture
@@ -134,6 +160,9 @@ async def app(
     transport_factory: TransportFactory | None,
 ) -> AsyncIterator[FastAPI]:
     """The gateway with its lifespan running and sessions bound to the test's transaction."""
+    for value in vars(settings).values():  # the metrics token, a test's own admin token, ...
+        if isinstance(value, SecretStr):
+            secret(value.get_secret_value())
     application = create_app(settings, transport_factory=transport_factory)
 
     async def test_session() -> AsyncIterator[AsyncSession]:
@@ -185,6 +214,7 @@ def grant_access(client: httpx.AsyncClient, admin_headers: dict[str, str]) -> Gr
         created = await client.post("/admin/clients", json=body, headers=admin_headers)
         assert created.status_code == 201, created.text
         info = created.json()
+        secret(info["client_secret"])
         for division, slug in services:
             granted = await client.post(
                 f"/admin/clients/{info['client_id']}/grants",

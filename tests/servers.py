@@ -15,6 +15,11 @@ from pathlib import Path
 
 import httpx
 
+from tests.log_guard import check_output
+
+# Settings whose values no line of a live server's output may show.
+SECRET_SETTINGS = ("XYB_ADMIN_TOKEN", "XYB_DATA_KEY", "XYB_METRICS_TOKEN")
+
 
 def free_port() -> int:
     with socket.socket() as s:
@@ -60,8 +65,13 @@ class LiveServer:
 def live_gateway(
     tmp_path: Path, env: Mapping[str, str], *, args: tuple[str, ...] = (), timeout: float = 60
 ) -> Iterator[LiveServer]:
-    """``xyb serve`` in a subprocess; stopped with SIGTERM (graceful) when the block ends."""
+    """``xyb serve`` in a subprocess; stopped with SIGTERM (graceful) when the block ends.
+
+    When the block ends without an error, the server's whole output is checked by the suite's log
+    guard (tests/log_guard.py): no personal data, token or configured secret in any line.
+    """
     port = free_port()
+    clean_exit = False
     tmp_path.mkdir(parents=True, exist_ok=True)
     log_path = tmp_path / f"serve-{port}.log"
     full_env = {**os.environ, "XYB_DATA_DIR": str(tmp_path / "data"), **env}
@@ -87,6 +97,7 @@ def live_gateway(
                 raise RuntimeError(f"gateway did not answer within {timeout} s:\n{server.log()}")
             time.sleep(0.1)
         yield server
+        clean_exit = True
     finally:
         if proc.poll() is None:
             proc.send_signal(signal.SIGTERM)
@@ -95,3 +106,6 @@ def live_gateway(
             except subprocess.TimeoutExpired:
                 proc.kill()
                 proc.wait()
+    if clean_exit:
+        secrets = [full_env[name] for name in SECRET_SETTINGS if full_env.get(name)]
+        check_output(server.log(), source=f"the output of xyb serve (port {port})", secrets=secrets)

@@ -11,6 +11,9 @@ from starlette.types import Scope
 REQUEST_ID_HEADER = "x-request-id"
 # Ids are echoed into headers, logs and problem documents: keep them short and inert.
 _WELL_FORMED = re.compile(r"[A-Za-z0-9][A-Za-z0-9._:-]{0,127}")
+# An id is written on every log line of its request: one that could hold a phone or an ID number
+# (a run of 11 or more digits) is replaced rather than logged.
+_DIGIT_RUN = re.compile(r"[0-9]{11}")
 _SCOPE_KEY = "xyb.request_id"
 
 request_id_var: ContextVar[str | None] = ContextVar("xyb_request_id", default=None)
@@ -18,7 +21,11 @@ request_id_var: ContextVar[str | None] = ContextVar("xyb_request_id", default=No
 
 def accept_or_mint(incoming: str | None) -> str:
     """The caller's request id if it is well formed, else a new one."""
-    if incoming is not None and _WELL_FORMED.fullmatch(incoming):
+    if (
+        incoming is not None
+        and _WELL_FORMED.fullmatch(incoming)
+        and not _DIGIT_RUN.search(incoming)
+    ):
         return incoming
     return str(uuid.uuid4())
 

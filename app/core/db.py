@@ -2,11 +2,15 @@
 
 SQLite (the embedded default) gets real transactions (``BEGIN`` emitted by us, so SAVEPOINTs and
 transactional DDL work), foreign keys, WAL and a busy timeout. PostgreSQL gets a bounded pool with
-pre-ping so a restarted server is noticed at checkout, not mid-request.
+pre-ping so a restarted server is noticed at checkout, not mid-request. Both hide bound
+parameters from error messages and SQL logging (``hide_parameters``): they are ID-number hashes,
+sealed values and whatever a request carried, and an error's text may end up in a log.
 """
 
 from __future__ import annotations
 
+import contextlib
+import os
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, ClassVar
@@ -100,6 +104,23 @@ def _configure_sqlite(engine: AsyncEngine) -> None:
         connection.exec_driver_sql("BEGIN IMMEDIATE" if mode == "immediate" else "BEGIN")
 
 
+def _private_file(path: Path) -> None:
+    """Create the database file owner-only (0600) before SQLite does (SQLite would use the umask,
+    typically 0644, and gives its -wal and -shm files the database file's mode). An existing file
+    readable by others is narrowed: it holds encrypted ID numbers, hashes and signing keys."""
+    try:
+        fd = os.open(path, os.O_CREAT | os.O_EXCL | os.O_WRONLY, 0o600)
+    except FileExistsError:
+        for part in (path, Path(f"{path}-wal"), Path(f"{path}-shm")):
+            with contextlib.suppress(OSError):
+                if part.stat().st_mode & 0o077:
+                    part.chmod(0o600)
+    except OSError:
+        return  # a missing directory: SQLite reports it, with the path, when it connects
+    else:
+        os.close(fd)
+
+
 def create_engine(settings: Settings, url: str | None = None) -> AsyncEngine:
     """The process's engine; ``url`` overrides the settings (tests, migrations of other DBs)."""
     url = url or settings.resolved_database_url
@@ -111,12 +132,15 @@ def create_engine(settings: Settings, url: str | None = None) -> AsyncEngine:
             and url == settings.resolved_database_url
         ):
             # Only the default location is created; a configured path must already exist.
-            path.parent.mkdir(parents=True, exist_ok=True)
+            path.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
+        if path is not None:
+            _private_file(path)
         engine = create_async_engine(
             url,
             pool_size=settings.db_pool_size,
             max_overflow=settings.db_max_overflow,
             pool_timeout=settings.db_pool_timeout,
+            hide_parameters=True,
         )
         _configure_sqlite(engine)
         return engine
@@ -127,6 +151,7 @@ def create_engine(settings: Settings, url: str | None = None) -> AsyncEngine:
         pool_timeout=settings.db_pool_timeout,
         pool_pre_ping=True,
         connect_args={"timeout": settings.db_pool_timeout},
+        hide_parameters=True,
     )
 
 

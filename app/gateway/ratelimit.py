@@ -30,6 +30,8 @@ from typing import TYPE_CHECKING, Protocol, cast
 
 from redis.exceptions import NoScriptError, RedisError
 
+from app.core.logging import describe_exception
+
 if TYPE_CHECKING:
     from redis.asyncio import Redis
 
@@ -243,7 +245,8 @@ class RedisHealth:
             self._log.warning(
                 "%s: Redis failed, answering from this process' memory (per-instance state)",
                 self._what,
-                extra={"error": self._last_error, "failures": self._unreported_failures},
+                # The class names only: a client library's message may quote keys or values.
+                extra={"error": describe_exception(exc), "failures": self._unreported_failures},
             )
             self._last_warning = now
             self._unreported_failures = 0

@@ -31,6 +31,7 @@ from datetime import UTC, date, datetime, timedelta, tzinfo
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from app.core.config import Settings
+from app.core.logging import describe_exception
 from app.gateway.events import AccessEvent
 from app.services.counting.store import prune_batches, write_batch
 from app.services.counting.tally import (
@@ -309,7 +310,7 @@ class Counter:
                                 "calls": batch.calls,
                                 "attempts": batch.attempts,
                                 "pending_batches": len(self._pending),
-                                "error": repr(exc),
+                                "error": describe_exception(exc),
                             },
                         )
                     return False

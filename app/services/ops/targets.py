@@ -32,6 +32,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from app.core.config import Settings
 from app.core.db import SQLITE_BEGIN
+from app.core.logging import describe_exception
 from app.identity.accounts import account_totals
 from app.models.catalog import TargetSnapshot
 from app.services.ops.clock import Clock, aware, system_clock
@@ -207,7 +208,10 @@ async def compute_targets(
         except OperationalError as exc:
             # Reading the targets must not fail because another writer holds the database
             # (SQLite): the snapshot task records today's values anyway.
-            log.warning("today's target snapshots were not recorded: %s", exc.orig)
+            log.warning(
+                "today's target snapshots were not recorded",
+                extra={"error": describe_exception(exc)},
+            )
     base = await baselines(session, today)
     year_end = year_end_of(settings, today)
     statuses = [
