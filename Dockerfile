@@ -1,9 +1,10 @@
 # syntax=docker/dockerfile:1
 # Build:   docker build -t xyb-gateway .
 # Migrate: docker run --rm -e XYB_DATABASE_URL=... -e XYB_ADMIN_TOKEN=... xyb-gateway xyb db upgrade
-# Run:     docker run -p 8000:8000 -e XYB_DATABASE_URL=... -e XYB_ADMIN_TOKEN=... xyb-gateway
+# Run:     docker run -p 8000:8000 -e XYB_DATABASE_URL=... -e XYB_ADMIN_TOKEN=... -e XYB_DATA_KEY=...
+#            -e XYB_PUBLIC_URL=https://api.example.gov.cn xyb-gateway
 # Configured only through XYB_ variables (see the README). The image runs in production mode:
-# it refuses default secrets and an unmigrated database, so migrate first.
+# it refuses default secrets, a missing public URL and an unmigrated database, so migrate first.
 
 FROM python:3.11-slim AS build
 WORKDIR /src

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import os
 from collections.abc import Awaitable, Callable
 from pathlib import Path
 from typing import Annotated, Any, TypeVar
@@ -16,7 +17,7 @@ from app.cli_common import err, out, settings_or_exit
 from app.cli_ops import operators_cli, ops_cli
 from app.core.config import Settings, read_secret
 from app.core.db import create_engine
-from app.core.logging import logging_config
+from app.core.http_server import uvicorn_options
 from app.core.migrations import alembic_config, downgrade, head_revision, schema_state, upgrade
 
 cli = typer.Typer(
@@ -83,17 +84,20 @@ def serve(
             f"admin token (generated, kept in {settings.data_dir / 'admin_token'}):"
             f" {settings.resolved_admin_token}"
         )
+    # The app is imported by uvicorn (in every worker) and reads its settings from the
+    # environment: the flags given here reach it, and the default public URL, that way.
+    if host:
+        os.environ["XYB_HOST"] = host
+    if port:
+        os.environ["XYB_PORT"] = str(port)
     uvicorn.run(
         "app.main:app",
         host=host or settings.host,
         port=port or settings.port,
         workers=workers or settings.workers,
         loop="auto",
-        http="auto",
-        access_log=False,
-        log_config=logging_config(settings.log_level),
-        server_header=False,
         timeout_graceful_shutdown=15,
+        **uvicorn_options(settings),
     )
 
 

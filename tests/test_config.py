@@ -70,7 +70,12 @@ def test_production_refuses_a_bad_data_key(key: str | None, reason: str) -> None
 
 
 def test_production_accepts_real_secrets() -> None:
-    s = Settings(env="production", admin_token="k" * 48, data_key=DATA_KEY)
+    s = Settings(
+        env="production",
+        admin_token="k" * 48,
+        data_key=DATA_KEY,
+        public_url="https://api.example.gov.cn",
+    )
     assert s.is_production
     assert s.resolved_admin_token == "k" * 48
 

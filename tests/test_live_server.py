@@ -69,6 +69,13 @@ def test_serve_migrates_answers_and_refuses_a_30mb_chunked_body(
 
         # The server is unharmed and still answers.
         assert httpx.get(f"{server.url}/healthz").status_code == 200
+
+        # The bounded request head holds in the worker processes uvicorn spawned.
+        with socket.create_connection(("127.0.0.1", server.port), timeout=30) as sock:
+            sock.sendall(
+                b"GET /healthz HTTP/1.1\r\nHost: t\r\nX-Big: " + b"a" * 40_000 + b"\r\n\r\n"
+            )
+            assert sock.recv(65536).startswith(b"HTTP/1.1 431 "), "no 431 from a worker"
         time.sleep(0.2)
     log = server.log()
     access = [json.loads(line) for line in log.splitlines() if '"xyb.access"' in line]
@@ -86,6 +93,7 @@ def test_production_serve_refuses_unmigrated_database(
         env={
             "PATH": "/usr/bin:/bin",
             "XYB_ENV": "production",
+            "XYB_PUBLIC_URL": "https://api.example.gov.cn",
             "XYB_DATA_KEY": DATA_KEY,
             "XYB_ADMIN_TOKEN": "a" * 40,
             "XYB_DATABASE_URL": fresh_database_url,

@@ -85,6 +85,7 @@ async def test_production_refuses_an_unmigrated_database(
         env="production",
         data_key=DATA_KEY,
         admin_token="p" * 40,
+        public_url="https://api.example.gov.cn",
         data_dir=tmp_path,
         database_url=fresh_database_url,
     )

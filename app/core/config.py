@@ -10,8 +10,10 @@ import time
 from datetime import date
 from enum import StrEnum
 from functools import cached_property
+from ipaddress import IPv4Network, IPv6Network, ip_network
 from pathlib import Path
 from typing import Literal
+from urllib.parse import urlsplit, urlunsplit
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from pydantic import ByteSize, Field, SecretStr, field_validator, model_validator
@@ -70,6 +72,14 @@ class Settings(BaseSettings):
     port: int = Field(default=8000, ge=1, le=65535)
     workers: int = Field(default=1, ge=1, le=64)
     log_level: Literal["debug", "info", "warning", "error"] = "info"
+    # The HTTP edge (app/core/http_server.py): a request head (request line and header fields)
+    # is bounded in size, field count and time while it arrives; only the listed proxies may say
+    # where a request came from; documents name the gateway by its configured address.
+    max_header_bytes: ByteSize = ByteSize(32 * 1024)
+    max_headers: int = Field(default=100, ge=10, le=10_000)
+    header_timeout: float = Field(default=10.0, gt=0, le=3600)
+    trusted_proxies: str = ""
+    public_url: str | None = None
     # Body limits per route family: documents uploaded to the admin API are large and rare,
     # /gw traffic is frequent and its size is the upstream's business within reason.
     body_limit_default: ByteSize = ByteSize(1024 * 1024)
@@ -99,6 +109,9 @@ class Settings(BaseSettings):
     default_client_rate: float = Field(default=50.0, gt=0, le=100_000)
     default_client_burst: int = Field(default=100, ge=1, le=1_000_000)
     identity_poll_interval: float = Field(default=1.0, gt=0, le=86400)
+    # The market-supervision enterprise register consulted when a legal person registers
+    # (base URL; unset: registering a legal person answers 503 saying to set it).
+    enterprise_register_url: str | None = None
     # Access counting and the operators' view.
     counting: bool = True
     count_flush_interval: float = Field(default=1.0, gt=0, le=60)
@@ -116,6 +129,17 @@ class Settings(BaseSettings):
     # has looped back through the gateway (a service whose upstream is the gateway itself).
     gateway_id: str = Field(default="xyb-gateway", pattern=r"^[A-Za-z0-9._-]{1,64}$")
 
+    @field_validator("enterprise_register_url", mode="before")
+    @classmethod
+    def _register_url(cls, value: object) -> object:
+        if value is None or (isinstance(value, str) and not value.strip()):
+            return None
+        if not isinstance(value, str) or not value.startswith(("http://", "https://")):
+            raise ValueError("the enterprise register's base URL starts with http:// or https://")
+        if any(char.isspace() or ord(char) < 32 or ord(char) == 127 for char in value):
+            raise ValueError("the enterprise register's base URL has spaces or control characters")
+        return value.rstrip("/")
+
     @field_validator("timezone")
     @classmethod
     def _known_timezone(cls, value: str) -> str:
@@ -125,10 +149,30 @@ class Settings(BaseSettings):
             raise ValueError(f"unknown time zone {value!r} (use an IANA name)") from exc
         return value
 
-    @field_validator("database_url", "redis_url", mode="before")
+    @field_validator("database_url", "redis_url", "public_url", mode="before")
     @classmethod
     def _empty_is_unset(cls, value: object) -> object:
         return None if value == "" else value
+
+    @field_validator("max_header_bytes")
+    @classmethod
+    def _sane_header_bytes(cls, value: ByteSize) -> ByteSize:
+        if not 1024 <= value <= 16 * 1024 * 1024:
+            raise ValueError("must be between 1KiB and 16MiB")
+        return value
+
+    @field_validator("trusted_proxies")
+    @classmethod
+    def _proxy_networks(cls, value: str) -> str:
+        return ",".join(
+            str(net.network_address) if net.num_addresses == 1 else str(net)
+            for net in parse_networks(value)
+        )
+
+    @field_validator("public_url")
+    @classmethod
+    def _public_url(cls, value: str | None) -> str | None:
+        return None if value is None else normalise_public_url(value)
 
     @field_validator("database_url")
     @classmethod
@@ -151,6 +195,13 @@ class Settings(BaseSettings):
     def _production_secrets(self) -> Settings:
         if self.env is Environment.PRODUCTION:
             problems = self.insecure_settings()
+            if self.public_url is None:
+                # Behind a load balancer only configuration knows the address callers use; the
+                # Host header is the caller's to choose and is never reflected.
+                problems.append(
+                    "XYB_PUBLIC_URL is not set (the address callers reach the gateway at, e.g."
+                    " https://api.example.gov.cn)"
+                )
             if problems:
                 raise InsecureSettingsError(
                     "refusing to start in production: " + "; ".join(problems)
@@ -190,6 +241,23 @@ class Settings(BaseSettings):
         if self.database_url:
             return self.database_url
         return f"sqlite+aiosqlite:///{(self.data_dir / 'xyb.db').resolve()}"
+
+    @property
+    def resolved_public_url(self) -> str:
+        """The gateway's base URL for documents and links: XYB_PUBLIC_URL, else the bind address."""
+        if self.public_url is not None:
+            return self.public_url
+        host = self.host
+        if host in ("", "0.0.0.0", "::"):  # a wildcard bind is reached on loopback
+            host = "127.0.0.1"
+        elif ":" in host:
+            host = f"[{host}]"
+        return f"http://{host}:{self.port}"
+
+    @property
+    def trusted_proxy_list(self) -> list[str]:
+        """The addresses and networks whose X-Forwarded-For / -Proto are believed."""
+        return [item for item in self.trusted_proxies.split(",") if item]
 
     @property
     def is_sqlite(self) -> bool:
@@ -234,6 +302,43 @@ class Settings(BaseSettings):
         if self.admin_token is not None and self.admin_token.get_secret_value():
             return self.admin_token.get_secret_value()
         return load_or_create_secret(self.data_dir, "admin_token")
+
+
+def parse_networks(value: str) -> list[IPv4Network | IPv6Network]:
+    """Comma-separated IP addresses and CIDR networks (``10.0.0.5, 10.1.0.0/16, ::1``)."""
+    networks: list[IPv4Network | IPv6Network] = []
+    for item in value.split(","):
+        text = item.strip()
+        if not text:
+            continue
+        try:
+            networks.append(ip_network(text, strict=False))
+        except ValueError:
+            raise ValueError(
+                f"{text!r} is not an IP address or network (host names and * are not accepted)"
+            ) from None
+    return networks
+
+
+def normalise_public_url(value: str) -> str:
+    """``scheme://host[:port][/prefix]`` without a trailing slash; refuses anything else."""
+    text = value.strip()
+    if any(ch.isspace() or ord(ch) < 0x20 or ord(ch) == 0x7F for ch in text):
+        raise ValueError("must not contain whitespace or control characters")
+    try:
+        parts = urlsplit(text)
+        parts.port  # noqa: B018  (raises on a port that is not a number)
+    except ValueError as exc:
+        raise ValueError(f"is not a URL ({exc})") from None
+    if parts.scheme not in ("http", "https"):
+        raise ValueError("must be an http:// or https:// URL")
+    if not parts.hostname:
+        raise ValueError("must name a host")
+    if parts.username is not None or parts.password is not None:
+        raise ValueError("must not carry credentials")
+    if parts.query or parts.fragment or text.endswith(("?", "#")):
+        raise ValueError("must not have a query or a fragment")
+    return urlunsplit((parts.scheme, parts.netloc, parts.path.rstrip("/"), "", ""))
 
 
 def _is_32_bytes(text: str) -> bool:

@@ -13,10 +13,12 @@ The exception tree::
     ├── Forbidden                     403
     ├── NotFound                      404
     ├── MethodNotAllowed              405, carries the ``Allow`` header
+    ├── RequestTimeout                408, a request head that did not arrive in time
     ├── Conflict                      409
     ├── PayloadTooLarge               413
     ├── ValidationFailed              422, carries ``errors``: [{pointer, detail}]
     ├── TooManyRequests               429
+    ├── HeaderFieldsTooLarge          431, a request head over the size or field-count limit
     ├── InternalError                 500
     └── ServiceUnavailable            503 (the gateway itself is not ready)
 
@@ -116,6 +118,20 @@ PAYLOAD_TOO_LARGE = register_problem_type(
     413,
     "Request body too large",
     "The body exceeds the limit of this route family; the limit is given in bytes.",
+)
+REQUEST_TIMEOUT = register_problem_type(
+    "request-timeout",
+    408,
+    "Request timeout",
+    "The request head (request line and header fields) did not arrive whole in time; the"
+    " connection is closed. Send the request again.",
+)
+HEADER_FIELDS_TOO_LARGE = register_problem_type(
+    "header-fields-too-large",
+    431,
+    "Request header fields too large",
+    "The request head (request line and header fields) exceeds the gateway's limits: limit_bytes"
+    " in size or limit_fields fields. The connection is closed.",
 )
 VALIDATION_FAILED = register_problem_type(
     "validation-failed",
@@ -227,6 +243,14 @@ class Conflict(GatewayError):
 
 class PayloadTooLarge(GatewayError):
     problem = PAYLOAD_TOO_LARGE
+
+
+class RequestTimeout(GatewayError):
+    problem = REQUEST_TIMEOUT
+
+
+class HeaderFieldsTooLarge(GatewayError):
+    problem = HEADER_FIELDS_TOO_LARGE
 
 
 class ValidationFailed(GatewayError):

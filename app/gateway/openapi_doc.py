@@ -26,10 +26,16 @@ _GATEWAY_STATUSES: dict[str, tuple[str, str]] = {
     "401": ("The access token is missing, invalid, expired or revoked", "all"),
     "403": ("No grant for this operation, or the token's assurance is too low", "all"),
     "404": ("The gateway found no such service or operation (or it was retired)", "all"),
+    "408": ("The request head did not arrive whole in time (the connection is closed)", "all"),
     "413": ("The gateway refused a body over its limit", "all"),
     "415": ("The gateway refused a body of an undeclared media type", "body"),
     "422": ("The gateway refused a request that does not fit this operation", "input"),
     "429": ("The client is over its rate limit (Retry-After, RateLimit headers)", "all"),
+    "431": (
+        "The request head is over the gateway's size or header-count limit (the connection is"
+        " closed)",
+        "all",
+    ),
     "502": (
         "The upstream's answer was not valid HTTP, too large, or not the JSON it declared",
         "all",

@@ -6,6 +6,7 @@ from typing import Any
 
 from fastapi import APIRouter, Request
 
+from app.core.deps import SettingsDep
 from app.gateway.openapi_doc import add_gateway_responses
 from app.gateway.routetable import RouteTableManager
 from app.services.openapi import MergeInput, merge_documents
@@ -17,11 +18,12 @@ router = APIRouter(tags=["gateway"])
     "/gw/openapi.json",
     responses={200: {"description": "OpenAPI 3.1 document of every route through /gw"}},
 )
-async def gateway_openapi(request: Request) -> dict[str, Any]:
+async def gateway_openapi(request: Request, settings: SettingsDep) -> dict[str, Any]:
     """One merged OpenAPI document of every onboarded operation, as reachable through /gw."""
     manager: RouteTableManager = request.app.state.routes
     table = manager.table
-    server = str(request.base_url).rstrip("/")
+    # The configured address, never the request's Host (which the caller chooses).
+    server = settings.resolved_public_url
     # Built once per route-table generation and server address, then served from memory.
     key = (id(table), table.seq, server)
     cache: dict[tuple[int, int, str], dict[str, Any]] = request.app.state.gateway_openapi

@@ -40,13 +40,18 @@ from app.services.ops.counts import (
 from app.services.ops.counts import (
     access_counts as count_accesses,
 )
-from app.services.ops.operators import DASHBOARD_ROLES, MAX_PASSWORD, authenticate
+from app.services.ops.operators import (
+    DASHBOARD_ROLES,
+    MAX_PASSWORD,
+    authenticate,
+    end_session,
+    session_ended,
+)
 from app.services.ops.schemas import AccessCountsOut, ServicesOut, TargetsOut
 from app.services.ops.services_view import services_overview
 from app.services.ops.sessions import (
     COOKIE_NAME,
     COOKIE_PATH,
-    EndedSessions,
     InvalidSession,
     SessionClaims,
     SessionSigner,
@@ -101,14 +106,6 @@ def _signer(request: Request) -> SessionSigner:
     return signer
 
 
-def _ended(request: Request) -> EndedSessions:
-    ended: EndedSessions | None = getattr(request.app.state, "ops_ended_sessions", None)
-    if ended is None:
-        ended = EndedSessions()
-        request.app.state.ops_ended_sessions = ended
-    return ended
-
-
 def _now_s(request: Request) -> float:
     return _clock(request)().timestamp()
 
@@ -156,7 +153,7 @@ async def _session_principal(
         claims = signer.verify(token, now=_now_s(request))
     except InvalidSession as exc:
         return None, exc.reason
-    if claims.session_id in _ended(request):
+    if await session_ended(session, claims.session_id):
         return None, "signed out"
     row = await session.get(Operator, claims.username)
     if row is None or row.status != "active":
@@ -305,7 +302,10 @@ def _login_page(
 
 
 def _secure(request: Request) -> bool:
-    return request.url.scheme == "https"
+    # A TLS-terminating proxy's X-Forwarded-Proto counts only from XYB_TRUSTED_PROXIES; an https
+    # XYB_PUBLIC_URL says the same without it.
+    settings: Settings = request.app.state.settings
+    return request.url.scheme == "https" or settings.resolved_public_url.startswith("https://")
 
 
 @router.get("/login", include_in_schema=False)
@@ -386,12 +386,19 @@ async def login(request: Request, session: SessionDep) -> Response:
 
 @router.post("/logout", include_in_schema=False)
 async def logout(request: Request, session: SessionDep) -> Response:
-    """End the session: the cookie is deleted and its id refused by this instance."""
+    """End the session: the cookie is deleted and its id refused by every instance."""
     if not _same_origin(request):
         raise Forbidden("A sign-out must come from the gateway's own pages.")
+    await lock_for_write(session)  # SQLite: read-then-write needs the write lock first
     principal, _reason = await _session_principal(request, session)
     if principal is not None and principal.claims is not None:
-        _ended(request).end(principal.claims, now=_now_s(request))
+        await end_session(
+            session,
+            session_id=principal.claims.session_id,
+            username=principal.name,
+            expires_at=principal.claims.expires_at,
+            now=_clock(request)(),
+        )
     response = RedirectResponse("/ops/login", status_code=303, headers=_PAGE_HEADERS)
     response.delete_cookie(
         COOKIE_NAME, path=COOKIE_PATH, secure=_secure(request), httponly=True, samesite="strict"

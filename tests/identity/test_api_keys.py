@@ -86,8 +86,9 @@ async def test_discovery_document(client: httpx.AsyncClient) -> None:
     assert response.status_code == 200
     body = response.json()
     assert body["issuer"] == "xyb-gateway"
-    assert body["token_endpoint"] == "http://testserver/identity/token"
-    assert body["jwks_uri"] == "http://testserver/.well-known/jwks.json"
+    # XYB_PUBLIC_URL's development default (the bind address), not the request's Host.
+    assert body["token_endpoint"] == "http://127.0.0.1:8000/identity/token"
+    assert body["jwks_uri"] == "http://127.0.0.1:8000/.well-known/jwks.json"
     assert set(body["grant_types_supported"]) == {
         "password",
         "client_credentials",
@@ -98,7 +99,7 @@ async def test_discovery_document(client: httpx.AsyncClient) -> None:
         "client_secret_basic",
         "client_secret_post",
     }
-    jwks = await client.get(body["jwks_uri"].removeprefix("http://testserver"))
+    jwks = await client.get(body["jwks_uri"].removeprefix("http://127.0.0.1:8000"))
     assert jwks.status_code == 200
 
 
