@@ -18,8 +18,9 @@ import uvicorn
 from app.core.config import Settings, load_or_create_secret
 from app.core.db import create_engine, create_sessionmaker
 from app.core.divisions import division as known_division
-from app.core.logging import logging_config
+from app.core.http_server import uvicorn_options
 from app.simulators import CITY_DIVISIONS, SimulatorHost, city_data, openapi_document
+from app.simulators.enterprise import RegisterServer, seeded_enterprises
 
 log = logging.getLogger("xyb.demo")
 SLUG = "zwfw"
@@ -125,7 +126,13 @@ async def prepare_operations(settings: Settings) -> str:
 
 
 def examples(
-    base: str, token: str, host: SimulatorHost, app: DemoClient, operator_password: str = ""
+    base: str,
+    token: str,
+    host: SimulatorHost,
+    app: DemoClient,
+    operator_password: str = "",
+    *,
+    register_url: str | None = None,
 ) -> str:
     """Working curl lines for what the demo serves."""
     city = CITY_DIVISIONS[0]
@@ -170,6 +177,15 @@ def examples(
             f"curl -s -H 'Authorization: Bearer {token}' {base}/ops/targets",
             f"curl -s -H 'Authorization: Bearer {token}'"
             f" '{base}/ops/access-counts?group_by=service,hour'",
+            *(
+                [
+                    "# the enterprise register the gateway consults when a company registers"
+                    " (only the legal representative it names may register it)",
+                    f"curl -s {register_url}/enterprises/{seeded_enterprises(1)[0].uscc}",
+                ]
+                if register_url
+                else []
+            ),
             "# the onboarded services",
             f"curl -s -H 'Authorization: Bearer {token}' {base}/admin/services",
             "# make Changsha hang, watch the gateway answer 504 within the timeout, then heal it",
@@ -193,26 +209,39 @@ async def run_demo(
     """Serve until interrupted."""
     from app.main import create_app
 
-    base = f"http://{host}:{port}"
-    async with SimulatorHost(divisions=divisions, base_port=simulator_port) as simulators:
+    local = f"http://{host}:{port}"
+    # Documents and the printed examples name the demo's own address (unless configured).
+    settings = settings.model_copy(update={"public_url": settings.public_url or local})
+    base = settings.resolved_public_url
+    # The enterprise register the gateway consults takes the port after the cities' (9015).
+    register_port = 0 if simulator_port == 0 else simulator_port + 1 + len(CITY_DIVISIONS)
+    async with (
+        SimulatorHost(divisions=divisions, base_port=simulator_port) as simulators,
+        RegisterServer(port=register_port) as register,
+    ):
+        if settings.enterprise_register_url is None:
+            settings = settings.model_copy(update={"enterprise_register_url": register.url})
         config = uvicorn.Config(
-            create_app(settings),
-            host=host,
-            port=port,
-            loop="asyncio",
-            access_log=False,
-            log_config=logging_config(settings.log_level),
-            server_header=False,
+            create_app(settings), host=host, port=port, loop="asyncio", **uvicorn_options(settings)
         )
         server = uvicorn.Server(config)
         serving = asyncio.create_task(server.serve())
         try:
-            await _wait_ready(base)
+            await _wait_ready(local)
             token = settings.resolved_admin_token
-            await onboard_cities(base, token, simulators, divisions)
-            app = await demo_client(base, token, divisions)
+            await onboard_cities(local, token, simulators, divisions)
+            app = await demo_client(local, token, divisions)
             operator_password = await prepare_operations(settings)
-            on_ready(examples(base, token, simulators, app, operator_password))
+            on_ready(
+                examples(
+                    base,
+                    token,
+                    simulators,
+                    app,
+                    operator_password,
+                    register_url=settings.enterprise_register_url,
+                )
+            )
             await serving
         finally:
             server.should_exit = True

@@ -15,6 +15,7 @@ import pytest
 
 from app.simulators import city_data
 from tests.gateway.support import DOCUMENTS
+from tests.log_guard import check_output
 from tests.servers import free_port, free_port_range, live_gateway
 
 pytestmark = pytest.mark.slow
@@ -85,24 +86,26 @@ def test_onboard_prints_the_plan_or_the_problems(tmp_path: Path, fresh_database_
 
 
 def test_demo_onboards_every_city_and_serves(tmp_path: Path) -> None:
-    port, sim_port = free_port(), free_port_range(15)
+    port, sim_port = free_port(), free_port_range(16)  # control, 14 cities, the register
     env = {**os.environ, "XYB_DATA_DIR": str(tmp_path / "data")}
-    proc = subprocess.Popen(
-        [
-            sys.executable,
-            "-m",
-            "app.cli",
-            "demo",
-            "--port",
-            str(port),
-            "--simulator-port",
-            str(sim_port),
-        ],
-        env=env,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.DEVNULL,
-        text=True,
-    )
+    log_path = tmp_path / "demo-stderr.log"
+    with log_path.open("wb") as stderr:  # the child keeps its own copy
+        proc = subprocess.Popen(
+            [
+                sys.executable,
+                "-m",
+                "app.cli",
+                "demo",
+                "--port",
+                str(port),
+                "--simulator-port",
+                str(sim_port),
+            ],
+            env=env,
+            stdout=subprocess.PIPE,
+            stderr=stderr,
+            text=True,
+        )
     try:
         assert proc.stdout is not None
         deadline = time.monotonic() + 120
@@ -133,10 +136,49 @@ def test_demo_onboards_every_city_and_serves(tmp_path: Path) -> None:
         )
         assert answer.status_code == 200
         assert answer.headers["x-xyb-upstream"] == "433100/zwfw"
+        # The demo names its own address in its documents, whatever Host a request claims.
+        discovery = httpx.get(
+            f"http://127.0.0.1:{port}/.well-known/openid-configuration",
+            headers={"Host": "evil.example"},
+        ).json()
+        assert discovery["jwks_uri"] == f"http://127.0.0.1:{port}/.well-known/jwks.json"
+        # The register the demo serves next to the cities: its legal representative registers
+        # a company through the gateway.
+        company = httpx.get(f"http://127.0.0.1:{sim_port + 15}/_sim/enterprises").json()[0]
+        representative = {
+            "name": company["legal_representative"]["name"],
+            "id_number": company["legal_representative"]["id_number"],
+            "phone": "13912345678",
+            "password": "correct horse battery",
+        }
+        gateway = f"http://127.0.0.1:{port}"
+        assert httpx.post(f"{gateway}/identity/persons", json=representative).status_code == 201
+        login = httpx.post(
+            f"{gateway}/identity/token",
+            data={
+                "grant_type": "password",
+                "username": "13912345678",
+                "password": "correct horse battery",
+            },
+            auth=(printed["app client"], printed["app secret"]),
+        )
+        registered = httpx.post(
+            f"{gateway}/identity/legal-persons",
+            json={"uscc": company["uscc"]},
+            headers={"Authorization": f"Bearer {login.json()['access_token']}"},
+        )
+        assert registered.status_code == 201, registered.text
+        assert registered.json()["name"] == company["name"]
     finally:
         proc.send_signal(signal.SIGINT)
         proc.wait(timeout=30)
     assert proc.returncode == 0
+    # The demo's log: every line once uvicorn runs is one of the gateway's JSON lines, and
+    # nothing personal or secret is in any of them (tests/log_guard.py).
+    log = log_path.read_text(encoding="utf-8", errors="replace").splitlines()
+    started = next(n for n, line in enumerate(log) if line.startswith("{"))
+    assert all(line.startswith("{") for line in log[started:]), log
+    check_output("\n".join(log), source="the output of xyb demo", secrets=[env["XYB_DATA_KEY"]])
 
 
 def test_onboard_never_mints_an_admin_token(tmp_path: Path) -> None:

@@ -1,9 +1,10 @@
 """Replaying contract interactions against a provider (or its simulator) and judging the answers.
 
-Each interaction goes through the connector's own client (the same code the gateway uses), after
-its provider state is set up. The answer is checked twice: by Schemathesis' response checks
-against the provider's OpenAPI (status code, content type, headers, schema where the body is
-JSON) and by the contract's own matchers.
+Each interaction goes through the connector's own client (the same code the gateway uses),
+after its provider state is set up; an upstream the gateway consults itself (``registers``) is
+sent plain HTTP, as its client sends it (``app.contracts.consulted``). The answer is checked
+twice: by Schemathesis' response checks against the provider's OpenAPI (status code, content
+type, headers, schema where the body is JSON) and by the contract's own matchers.
 """
 
 from __future__ import annotations
@@ -22,6 +23,7 @@ import httpx
 
 from app.connectors.base import ConnectorConfig, ConnectorError, UpstreamRequest, UpstreamResponse
 from app.connectors.registry import ConnectorRegistry
+from app.contracts.consulted import CONSULTED_CONNECTORS, PlainHTTPClient
 from app.contracts.matchers import Mismatch, match_header, match_json, match_xml
 from app.contracts.model import Contract, Interaction
 from app.contracts.static import StaticProblem, check_contract, resolve_operation
@@ -306,7 +308,12 @@ async def replay_contract(
         )
     provider = _load_provider(contract)
     registry = registry or ConnectorRegistry.discover()
-    connector = registry.factory(contract.connector)(
+    factory = (
+        PlainHTTPClient
+        if contract.connector in CONSULTED_CONNECTORS
+        else registry.factory(contract.connector)
+    )
+    connector = factory(
         ConnectorConfig(
             service=contract.name,
             base_url=target.base_url,

@@ -1,4 +1,5 @@
-"""Accounts: natural persons and legal persons, their agents, and the exact account counts.
+"""Accounts: natural persons, who acts for which legal person, and the exact account counts
+(legal persons and their agents by invitation: ``app.identity.legal_persons``).
 
 ID numbers and phones never reach the database, the logs or a response in clear: they are stored
 encrypted (AES-GCM) with keyed hashes (HMAC) for look-up and masked forms for display.
@@ -17,13 +18,12 @@ from sqlalchemy import select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from app.core.errors import Conflict, NotFound, ValidationFailed
+from app.core.errors import Conflict, ValidationFailed
 from app.core.identifiers import (
     mask_phone,
     mask_resident_id,
     normalise_resident_id,
     validate_resident_id,
-    validate_uscc,
 )
 from app.identity.crypto import DataCipher
 from app.identity.passwords import hash_password
@@ -33,7 +33,6 @@ PHONE = re.compile(r"^1[3-9]\d{9}$")
 MIN_PASSWORD = 8
 MAX_PASSWORD = 128
 MAX_NAME = 100  # persons.name is VARCHAR(100)
-MAX_LEGAL_NAME = 200  # legal_persons.name is VARCHAR(200)
 ID_CONTEXT = "person.id_number"
 PHONE_CONTEXT = "person.phone"
 
@@ -79,7 +78,7 @@ def _encodable(text: str) -> bool:
     return True
 
 
-def _error(field: str, reason: str) -> dict[str, str]:
+def field_error(field: str, reason: str) -> dict[str, str]:
     # A reason may quote the caller's characters ("check digit should be 7, not ?"): a lone
     # surrogate among them cannot be encoded in the answer, so it is shown escaped.
     detail = reason.encode("utf-8", "backslashreplace").decode("utf-8")
@@ -90,22 +89,24 @@ def check_new_person(data: NewPerson) -> list[dict[str, str]]:
     """Every problem with a registration, each at its field."""
     errors: list[dict[str, str]] = []
     if (reason := _name_problem(data.name, MAX_NAME, "the name is empty")) is not None:
-        errors.append(_error("name", reason))
-    errors += [_error("id_number", r) for r in validate_resident_id(data.id_number)]
+        errors.append(field_error("name", reason))
+    errors += [field_error("id_number", r) for r in validate_resident_id(data.id_number)]
     if not PHONE.fullmatch(data.phone.strip()):
-        errors.append(_error("phone", "a mainland mobile number has 11 digits and starts with 1"))
+        errors.append(
+            field_error("phone", "a mainland mobile number has 11 digits and starts with 1")
+        )
     if not _encodable(data.password):
-        errors.append(_error("password", "contains characters that are not Unicode text"))
+        errors.append(field_error("password", "contains characters that are not Unicode text"))
     elif len(data.password) < MIN_PASSWORD:
-        errors.append(_error("password", f"at least {MIN_PASSWORD} characters"))
+        errors.append(field_error("password", f"at least {MIN_PASSWORD} characters"))
     elif len(data.password) > MAX_PASSWORD:
-        errors.append(_error("password", f"at most {MAX_PASSWORD} characters"))
+        errors.append(field_error("password", f"at most {MAX_PASSWORD} characters"))
     elif data.password.strip() in (data.phone.strip(), normalise_resident_id(data.id_number)):
-        errors.append(_error("password", "must not be the phone number or the ID number"))
+        errors.append(field_error("password", "must not be the phone number or the ID number"))
     return errors
 
 
-async def _count(session: AsyncSession, kind: str) -> None:
+async def count_account(session: AsyncSession, kind: str) -> None:
     """Count one new account of ``kind``, in the inserting transaction.
 
     A rollback takes the increment back with the row. Callers count *before* they check for
@@ -182,7 +183,7 @@ async def register_person(session: AsyncSession, cipher: DataCipher, data: NewPe
     phone_hash = cipher.lookup_hash(phone, purpose="phone")
     # argon2 takes tens of milliseconds: in a worker thread, and before any lock is taken.
     password_hash = await asyncio.to_thread(hash_password, data.password)
-    await _count(session, "persons")  # first: see _count
+    await count_account(session, "persons")  # first: see count_account
     if await session.scalar(select(Person.id).where(Person.id_number_hash == id_hash)):
         raise Conflict("An account for this ID number exists already; log in instead.")
     if await session.scalar(select(Person.id).where(Person.phone_hash == phone_hash)):
@@ -218,12 +219,12 @@ async def person_for_partner(
     name = (name or "").strip()[:MAX_NAME]
     if unprintable(name) is not None:
         name = "".join(c for c in name if unprintable(c) is None)
-    # A first visit: count first (see _count), then look again, since a concurrent first visit
-    # of the same resident may have committed while this one waited for the counter.
-    await _count(session, "persons")
+    # A first visit: count first (see count_account), then look again, since a concurrent first
+    # visit of the same resident may have committed while this one waited for the counter.
+    await count_account(session, "persons")
     existing = await session.scalar(select(Person).where(Person.id_number_hash == id_hash))
     if existing is not None:
-        await _uncount(session, "persons")
+        await uncount_account(session, "persons")
         return existing, False
     person = _person_row(
         cipher,
@@ -243,12 +244,12 @@ async def person_for_partner(
         winner = await session.scalar(select(Person).where(Person.id_number_hash == id_hash))
         if winner is None:
             raise
-        await _uncount(session, "persons")
+        await uncount_account(session, "persons")
         return winner, False
     return person, True
 
 
-async def _uncount(session: AsyncSession, kind: str) -> None:
+async def uncount_account(session: AsyncSession, kind: str) -> None:
     """Take back a count whose insert did not happen (the transaction goes on)."""
     await session.execute(
         update(AccountCount).where(AccountCount.kind == kind).values(n=AccountCount.n - 1)
@@ -275,57 +276,6 @@ async def find_person_for_login(
 
 def person_id_number(cipher: DataCipher, person: Person) -> str:
     return cipher.decrypt(person.id_number_enc, context=ID_CONTEXT)
-
-
-async def register_legal_person(
-    session: AsyncSession, *, name: str, uscc: str, representative: str, agent: Person
-) -> LegalPerson:
-    """A new legal person; the registering person becomes its first agent."""
-    code = uscc.strip().upper()
-    errors = [_error("uscc", r) for r in validate_uscc(code)]
-    if (reason := _name_problem(name, MAX_LEGAL_NAME, "the name is empty")) is not None:
-        errors.append(_error("name", reason))
-    empty = "the legal representative is empty"
-    if (reason := _name_problem(representative, MAX_NAME, empty)) is not None:
-        errors.append(_error("legal_representative", reason))
-    if errors:
-        raise ValidationFailed(
-            f"{len(errors)} field{'s' if len(errors) != 1 else ''} are not valid.", errors=errors
-        )
-    await _count(session, "legal_persons")  # first: see _count
-    if await session.scalar(select(LegalPerson.id).where(LegalPerson.uscc == code)):
-        raise Conflict("This unified social credit code is registered already.")
-    legal = LegalPerson(name=name.strip(), uscc=code, legal_representative=representative.strip())
-    try:
-        async with session.begin_nested():
-            session.add(legal)
-            await session.flush()
-    except IntegrityError:
-        raise Conflict("This unified social credit code is registered already.") from None
-    session.add(Agent(person_id=agent.id, legal_person_id=legal.id))
-    await session.flush()
-    return legal
-
-
-async def bind_agent(
-    session: AsyncSession, cipher: DataCipher, *, legal_person_id: int, by: Person, id_number: str
-) -> Person:
-    """An agent of a legal person makes another registered person an agent of it too."""
-    if not await is_agent(session, person_id=by.id, legal_person_id=legal_person_id):
-        raise NotFound(f"You are not an agent of legal person {legal_person_id}.")
-    reasons = validate_resident_id(id_number)
-    if reasons:
-        raise ValidationFailed(
-            "The ID number is not valid.", errors=[_error("id_number", r) for r in reasons]
-        )
-    key = cipher.lookup_hash(normalise_resident_id(id_number), purpose="id_number")
-    person = await session.scalar(select(Person).where(Person.id_number_hash == key))
-    if person is None:
-        raise NotFound("No account has this ID number; the person registers first.")
-    if not await is_agent(session, person_id=person.id, legal_person_id=legal_person_id):
-        session.add(Agent(person_id=person.id, legal_person_id=legal_person_id))
-        await session.flush()
-    return person
 
 
 async def is_agent(session: AsyncSession, *, person_id: int, legal_person_id: int) -> bool:

@@ -9,13 +9,15 @@ from __future__ import annotations
 import asyncio
 import hashlib
 import hmac
+import json
 import re
 import secrets
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from sqlalchemy import update
+from sqlalchemy import delete, update
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.core.errors import GatewayError, register_problem_type
@@ -31,7 +33,7 @@ from app.identity.events import EventKind, emit
 from app.identity.passwords import burn_verification, hash_password, needs_rehash, verify_password
 from app.identity.state import ClientView, IdentityManager
 from app.identity.tokens import InvalidToken, verify_partner_token
-from app.models.identity import Client, Person, RefreshToken
+from app.models.identity import Client, PartnerTokenUse, Person, RefreshToken
 
 # RFC 8693 identifiers (names, not secrets).
 TOKEN_EXCHANGE = "urn:ietf:params:oauth:grant-type:token-exchange"  # noqa: S105
@@ -81,6 +83,7 @@ class OAuthClientError(GatewayError):
 
 
 CLIENT_ID = re.compile(r"[A-Za-z0-9_-]{1,40}")
+PARTNER_TOKEN_LEEWAY = 60  # seconds of clock skew allowed with partners' clocks
 REFRESH_TOKEN_ID = re.compile(r"[0-9a-f]{32}")  # secrets.token_hex(16)
 
 
@@ -306,7 +309,9 @@ async def token_exchange(
 ) -> tuple[TokenResponse, bool]:
     """A partner's ID token for a resident → a 湘易办 token for the same person (RFC 8693).
 
-    The person is matched by ID number and created on the first visit (a new user).
+    The person is matched by ID number and created on the first visit (a new user). Each ID
+    token is exchanged once (its issuer and jti are remembered in the database until it
+    expires, so every instance agrees); the token's assurance is capped at the account's.
     """
     if client.kind != "partner" or not client.partner_jwks or not client.partner_issuer:
         raise OAuthError(
@@ -322,6 +327,7 @@ async def token_exchange(
             jwks=client.partner_jwks,
             issuer=client.partner_issuer,
             audience=manager.settings.issuer,
+            leeway_seconds=PARTNER_TOKEN_LEEWAY,
         )
     except InvalidToken as exc:
         raise OAuthError(
@@ -340,6 +346,17 @@ async def token_exchange(
 
     if validate_resident_id(id_number):
         raise OAuthError("invalid_grant", "The partner's token carries an invalid ID number.")
+    if not await first_use(
+        session,
+        issuer=client.partner_issuer,
+        jti=claims["jti"],
+        until=claims["exp"] + PARTNER_TOKEN_LEEWAY,
+    ):
+        raise OAuthError(
+            "invalid_grant",
+            "This partner ID token was exchanged already: each is good for one exchange; sign"
+            " in at the partner again.",
+        )
     name = claims.get("name")
     person, created = await person_for_partner(
         session,
@@ -358,9 +375,10 @@ async def token_exchange(
         family=None,
         acting_for=None,
         with_refresh=False,
-        # The partner verified the person's identity in this sign-in: the token is as strong as
-        # that, also for an account registered here with a password (the step-up path).
-        assurance=max(person.assurance, ASSURANCE_PARTNER),
+        # As strong as the partner's sign-in, and never stronger than the account itself: an
+        # account registered here with a password holds a number checked only for its form, so
+        # a partner's word about the number does not make a token for that account stronger.
+        assurance=min(person.assurance, ASSURANCE_PARTNER),
     )
     return (
         TokenResponse(
@@ -368,6 +386,30 @@ async def token_exchange(
         ),
         created,
     )
+
+
+async def first_use(session: AsyncSession, *, issuer: str, jti: str, until: float) -> bool:
+    """Record the exchange of the partner token (issuer, jti); False when it was recorded before.
+
+    A unique insert, so that of two concurrent exchanges on any instances exactly one wins; the
+    row is kept until the token could no longer be accepted (``until``, epoch seconds), and rows
+    past that are removed on the way.
+    """
+    now = datetime.now(UTC)
+    await session.execute(delete(PartnerTokenUse).where(PartnerTokenUse.expires_at < now))
+    # A hash: the key has a fixed size and no character PostgreSQL refuses (a jti may hold NUL).
+    key = hashlib.sha256(json.dumps([issuer, jti]).encode("ascii")).hexdigest()
+    try:
+        async with session.begin_nested():
+            session.add(
+                PartnerTokenUse(
+                    token_key=key, expires_at=datetime.fromtimestamp(until, UTC), used_at=now
+                )
+            )
+            await session.flush()
+    except IntegrityError:
+        return False
+    return True
 
 
 def id_number_of(cipher: DataCipher, person: Person) -> str:

@@ -1,5 +1,6 @@
-"""Accounts (persons, legal persons), client applications, grants, tokens, keys, and the change
-feed that lets every instance apply identity changes within seconds."""
+"""Accounts (persons, legal persons, agents and invitations), client applications, grants,
+tokens, used partner ID tokens, keys, and the change feed that lets every instance apply
+identity changes within seconds."""
 
 from __future__ import annotations
 
@@ -65,6 +66,28 @@ class Agent(Base):
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
 
 
+class AgentInvitation(Base):
+    """An agent's invitation of a person, named by ID number, to become an agent too.
+
+    Stored by the keyed look-up hash of the ID number, not by account: inviting answers the same
+    whether or not the number has an account, and a person who registers later still finds it.
+    """
+
+    __tablename__ = "agent_invitations"
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True)
+    legal_person_id: Mapped[int] = mapped_column(
+        ForeignKey("legal_persons.id", ondelete="CASCADE"), index=True
+    )
+    invited_by: Mapped[int] = mapped_column(ForeignKey("persons.id", ondelete="CASCADE"))
+    id_number_hash: Mapped[str] = mapped_column(String(64), index=True)
+    id_number_masked: Mapped[str] = mapped_column(String(18))
+    status: Mapped[str] = mapped_column(String(10))  # pending | accepted | declined | revoked
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    expires_at: Mapped[datetime] = mapped_column()
+    decided_at: Mapped[datetime | None] = mapped_column(default=None)
+
+
 class Client(Base):
     """An application that calls the gateway (the app itself, a partner app, an integrator)."""
 
@@ -116,6 +139,17 @@ class RefreshToken(Base):
     expires_at: Mapped[datetime] = mapped_column()
     used_at: Mapped[datetime | None] = mapped_column(default=None)
     revoked_at: Mapped[datetime | None] = mapped_column(default=None)
+
+
+class PartnerTokenUse(Base):
+    """A partner ID token already exchanged, by a hash of its (issuer, jti), kept until it expires:
+    the unique key refuses a second exchange on every instance and worker."""
+
+    __tablename__ = "partner_token_uses"
+
+    token_key: Mapped[str] = mapped_column(String(64), primary_key=True)
+    expires_at: Mapped[datetime] = mapped_column(index=True)
+    used_at: Mapped[datetime] = mapped_column(default=utcnow)
 
 
 class SigningKeyRow(Base):

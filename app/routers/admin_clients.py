@@ -9,7 +9,7 @@ from typing import Annotated, Any, Literal
 import jwt
 from cryptography.hazmat.primitives.asymmetric.rsa import RSAPublicKey
 from fastapi import APIRouter, Depends, Path, Query, Request, Response
-from pydantic import AfterValidator, BaseModel, ConfigDict, Field, field_validator
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field
 from sqlalchemy import select
 
 from app.core.deps import SessionDep, after_commit
@@ -57,13 +57,17 @@ _PARTNER_KEY_TYPES: dict[str, tuple[str | None, tuple[str, ...]]] = {
 _MIN_RSA_BITS = 2048
 
 
-def _check_partner_key(entry: object) -> str | None:
-    """Why one JWK cannot verify a partner's ID tokens (None: it can)."""
-    if not isinstance(entry, dict):
-        return "is not a JSON object"
+# JWK members that hold private or secret key material (RFC 7518 §6.2.2, §6.3.2, §6.4.1).
+_PRIVATE_MEMBERS = ("d", "p", "q", "dp", "dq", "qi", "oth", "k")
+MAX_PARTNER_KEYS = 20
+
+
+def _check_partner_key(entry: dict[str, Any]) -> str | None:
+    """Why one JWK cannot verify a partner's ID tokens (None: it can). Values are never quoted:
+    whatever an administrator pasted stays out of the answer."""
     kty = entry.get("kty")
     if kty not in _PARTNER_KEY_TYPES:
-        return f"kty must be RSA, EC (P-256) or OKP (Ed25519), not {kty!r}"
+        return "kty must be RSA, EC (P-256) or OKP (Ed25519)"
     crv, members = _PARTNER_KEY_TYPES[kty]
     if crv is not None and entry.get("crv") != crv:
         return f"a {kty} key must be on the curve {crv}"
@@ -81,6 +85,48 @@ def _check_partner_key(entry: object) -> str | None:
     return None
 
 
+def check_partner_jwks(jwks: dict[str, Any]) -> None:
+    """Refuse (422, every problem with its pointer) a partner key set that could never verify a
+    token, or that carries private key material: that is refused, never stored."""
+    base = "/body/partner/jwks"
+    keys = jwks.get("keys")
+    if not isinstance(keys, list) or not keys:
+        problems = [
+            {"pointer": base, "detail": "a JWK Set is an object with a non-empty list 'keys'"}
+        ]
+    elif len(keys) > MAX_PARTNER_KEYS:
+        problems = [{"pointer": f"{base}/keys", "detail": f"at most {MAX_PARTNER_KEYS} keys"}]
+    else:
+        problems = []
+        for index, entry in enumerate(keys):
+            here = f"{base}/keys/{index}"
+            if not isinstance(entry, dict):
+                problems.append({"pointer": here, "detail": "is not a JSON object"})
+                continue
+            private = [name for name in _PRIVATE_MEMBERS if name in entry]
+            problems += [
+                {
+                    "pointer": f"{here}/{name}",
+                    "detail": f"'{name}' is private key material: register only the public"
+                    " key (and treat this key as exposed: the partner should replace it)",
+                }
+                for name in private
+            ]
+            reason = None if private else _check_partner_key(entry)
+            if reason is not None:
+                problems.append({"pointer": here, "detail": reason})
+        kids = [entry.get("kid") for entry in keys if isinstance(entry, dict)]
+        if len(keys) > 1 and (None in kids or len(set(map(str, kids))) != len(kids)):
+            problems.append(
+                {"pointer": f"{base}/keys", "detail": "with several keys, each needs its own kid"}
+            )
+    if problems:
+        raise ValidationFailed(
+            f"{len(problems)} problem(s) with the partner's keys: none was stored.",
+            errors=problems,
+        )
+
+
 class PartnerIn(BaseModel):
     """A partner app's identity provider (cross-province single sign-on)."""
 
@@ -88,26 +134,9 @@ class PartnerIn(BaseModel):
 
     province: Literal["440000", "310000", "360000"]
     issuer: Text = Field(min_length=1, max_length=500)
-    jwks: dict[str, Any] = Field(description="the partner's public keys (a JWK Set)")
-
-    @field_validator("jwks")
-    @classmethod
-    def _verifiable(cls, jwks: dict[str, Any]) -> dict[str, Any]:
-        """Refuse at registration a key set that could never verify a token (not at login)."""
-        keys = jwks.get("keys")
-        if not isinstance(keys, list) or not keys:
-            raise ValueError("a JWK Set is an object with a non-empty list 'keys'")
-        problems = [
-            f"keys/{index}: {reason}"
-            for index, entry in enumerate(keys)
-            if (reason := _check_partner_key(entry)) is not None
-        ]
-        kids = [entry.get("kid") for entry in keys if isinstance(entry, dict)]
-        if len(keys) > 1 and (None in kids or len(set(kids)) != len(kids)):
-            problems.append("with several keys, each needs its own kid")
-        if problems:
-            raise ValueError("; ".join(problems))
-        return jwks
+    jwks: dict[str, Any] = Field(
+        description="the partner's public keys (a JWK Set); private members are refused"
+    )
 
 
 class ClientIn(BaseModel):
@@ -255,6 +284,8 @@ async def create_client_row(
 ) -> tuple[Client, str]:
     """A new client and its secret (returned once, stored hashed)."""
     _check_roles(roles, division)
+    if partner is not None:
+        check_partner_jwks(partner.jwks)
     if kind == "partner" and partner is None:
         raise ValidationFailed(
             "A partner client needs its identity provider.",
@@ -339,6 +370,8 @@ async def update_client(
     client_id: ClientId, body: ClientPatch, session: SessionDep, request: Request
 ) -> ClientOut:
     """Change a client's name, roles, rate limit, status or partner keys (applies within 2 s)."""
+    if body.partner is not None:
+        check_partner_jwks(body.partner.jwks)
     await lock_for_write(session)
     row = await _load(session, client_id)
     if body.roles is not None:

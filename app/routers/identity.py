@@ -4,25 +4,38 @@ from __future__ import annotations
 
 import base64
 import binascii
+from datetime import datetime
 from typing import Annotated, Any
 from urllib.parse import parse_qsl
 
-from fastapi import APIRouter, Depends, Request
+from fastapi import APIRouter, Depends, Query, Request, Response
 from fastapi.responses import JSONResponse
 from pydantic import BaseModel, Field
 
 from app.core.deps import SessionDep
-from app.core.errors import MalformedBody, NotFound, TooManyRequests, Unauthorized
+from app.core.errors import MalformedBody, NotFound, TooManyRequests, Unauthorized, ValidationFailed
+from app.core.identifiers import validate_uscc
 from app.core.openapi import problem_responses
 from app.core.security import PersonDep, identity_of
 from app.identity.accounts import (
     NewPerson,
     agencies,
-    bind_agent,
+    field_error,
     lock_for_write,
     masked_view,
-    register_legal_person,
     register_person,
+)
+from app.identity.enterprise_register import EnterpriseRecord, EnterpriseRegister
+from app.identity.legal_persons import (
+    AgentView,
+    InvitationView,
+    agents_of,
+    answer_invitation,
+    invitations_for,
+    invitations_of,
+    invite,
+    register_legal_person,
+    revoke_invitation,
 )
 from app.identity.oauth import (
     ID_TOKEN_TYPE,
@@ -85,14 +98,34 @@ class MeOut(PersonOut):
 
 
 class LegalPersonIn(BaseModel):
-    # Checked by register_legal_person, every bad field at once (see PersonIn).
-    name: str = Field(description="1 to 200 characters")
     uscc: str = Field(description="unified social credit code (GB 32100, GB 11714 inside)")
-    legal_representative: str = Field(description="1 to 100 characters")
+    # Accepted for older clients and ignored: the name and the representative stored are the
+    # enterprise register's, whatever a caller says.
+    name: str | None = Field(default=None, description="ignored: the register's name is used")
+    legal_representative: str | None = Field(
+        default=None, description="ignored: the register's legal representative is used"
+    )
 
 
-class AgentIn(BaseModel):
-    id_number: str = Field(min_length=1, max_length=40)
+class InvitationIn(BaseModel):
+    id_number: str = Field(min_length=1, max_length=40, description="GB 11643 ID number")
+
+
+class InvitationOut(BaseModel):
+    id: int
+    legal_person: LegalPersonOut
+    id_number: str = Field(description="the invited ID number, masked")
+    status: str = Field(description="pending, accepted, declined, revoked or expired")
+    invited_by: str = Field(description="the inviting agent's name")
+    created_at: datetime
+    expires_at: datetime
+    decided_at: datetime | None
+
+
+class AgentOut(BaseModel):
+    name: str
+    id_number: str = Field(description="masked")
+    since: datetime
 
 
 def _legal_out(row: LegalPerson) -> LegalPersonOut:
@@ -135,53 +168,198 @@ async def me(caller: PersonDep, session: SessionDep) -> MeOut:
     return MeOut(**masked_view(person), agent_of=agent_of, acting_for=acting)
 
 
+def register_of(request: Request) -> EnterpriseRegister:
+    register = request.app.state.enterprise_register
+    assert isinstance(register, EnterpriseRegister)
+    return register
+
+
+async def enterprise_of(body: LegalPersonIn, request: Request) -> EnterpriseRecord | None:
+    """The register's answer for the submitted code (None: no such enterprise)."""
+    uscc = body.uscc.strip().upper()
+    reasons = validate_uscc(uscc)
+    if reasons:
+        raise ValidationFailed(
+            "The credit code is not valid.", errors=[field_error("uscc", r) for r in reasons]
+        )
+    return await register_of(request).lookup(uscc)
+
+
+# Legal persons' ids: a path segment beyond them is no id (404/422, never a database error).
+LegalPersonId = Annotated[int, Field(ge=1, le=MAX_ID)]
+InvitationId = Annotated[int, Field(ge=1, le=MAX_ID)]
+
+
 @router.post(
     "/identity/legal-persons",
     status_code=201,
     response_model=LegalPersonOut,
-    responses=problem_responses(400, 401, 403, 409, 413, 422),
+    responses={
+        200: {
+            "description": "Registered already: you, its legal representative, are its agent now"
+        },
+        **problem_responses(400, 401, 403, 409, 413, 422, 503),
+    },
 )
 async def register_legal(
-    body: LegalPersonIn, caller: PersonDep, session: SessionDep
+    caller: PersonDep,
+    # Before the session: the register is asked over the network, and a SQLite write request
+    # holds the database's lock from its first statement (FastAPI resolves in this order).
+    enterprise: Annotated[EnterpriseRecord | None, Depends(enterprise_of)],
+    session: SessionDep,
+    manager: ManagerDep,
+    response: Response,
 ) -> LegalPersonOut:
-    """Register a legal person (法人) by its unified social credit code (GB 32100 + GB 11714);
-    the registering person becomes its agent."""
-    await lock_for_write(session)
+    """Register a legal person (法人) by its unified social credit code: the market-supervision
+    register must list it in existence, and only its legal representative registers it (the
+    name and representative stored are the register's); the registrant becomes its agent."""
     person = await _me_person(session, caller.person_id)
-    legal = await register_legal_person(
-        session,
-        name=body.name,
-        uscc=body.uscc,
-        representative=body.legal_representative,
-        agent=person,
+    legal, created = await register_legal_person(
+        session, manager.cipher, record=enterprise, caller=person
     )
+    if not created:
+        response.status_code = 200
     return _legal_out(legal)
 
 
+def _invitation_out(view: InvitationView) -> InvitationOut:
+    row = view.invitation
+    return InvitationOut(
+        id=row.id,
+        legal_person=_legal_out(view.legal_person),
+        id_number=row.id_number_masked,
+        status=view.status,
+        invited_by=view.invited_by,
+        created_at=row.created_at,
+        expires_at=row.expires_at,
+        decided_at=row.decided_at,
+    )
+
+
 @router.post(
-    "/identity/legal-persons/{legal_person_id}/agents",
+    "/identity/legal-persons/{legal_person_id}/invitations",
     status_code=201,
-    response_model=PersonOut,
-    responses=problem_responses(400, 401, 403, 404, 413, 422),
+    response_model=InvitationOut,
+    responses=problem_responses(400, 401, 403, 404, 409, 413, 422),
 )
-async def add_agent(
-    legal_person_id: Annotated[int, Field(ge=1, le=MAX_ID)],
-    body: AgentIn,
+async def invite_agent(
+    legal_person_id: LegalPersonId,
+    body: InvitationIn,
     caller: PersonDep,
     session: SessionDep,
     manager: ManagerDep,
-) -> PersonOut:
-    """An agent of a legal person binds another registered person as an agent of it."""
+) -> InvitationOut:
+    """An agent invites a person, by ID number, to become an agent too (valid 7 days). The
+    answer is the same whether or not the number has an account: the invited person (now or
+    once registered) lists it at GET /identity/invitations and accepts or declines it."""
     await lock_for_write(session)
     person = await _me_person(session, caller.person_id)
-    agent = await bind_agent(
+    view = await invite(
         session,
         manager.cipher,
         legal_person_id=legal_person_id,
         by=person,
         id_number=body.id_number,
     )
-    return PersonOut(**masked_view(agent))
+    return _invitation_out(view)
+
+
+@router.get(
+    "/identity/legal-persons/{legal_person_id}/invitations",
+    response_model=list[InvitationOut],
+    responses=problem_responses(401, 403, 404, 422),
+)
+async def company_invitations(
+    legal_person_id: LegalPersonId,
+    caller: PersonDep,
+    session: SessionDep,
+    limit: Annotated[int, Query(ge=1, le=200)] = 100,
+) -> list[InvitationOut]:
+    """A legal person's invitations, newest first (its agents only)."""
+    person = await _me_person(session, caller.person_id)
+    views = await invitations_of(session, legal_person_id=legal_person_id, by=person, limit=limit)
+    return [_invitation_out(view) for view in views]
+
+
+@router.delete(
+    "/identity/legal-persons/{legal_person_id}/invitations/{invitation_id}",
+    response_model=InvitationOut,
+    responses=problem_responses(401, 403, 404, 409, 422),
+)
+async def revoke(
+    legal_person_id: LegalPersonId,
+    invitation_id: InvitationId,
+    caller: PersonDep,
+    session: SessionDep,
+) -> InvitationOut:
+    """An agent of the legal person withdraws a pending invitation."""
+    await lock_for_write(session)
+    person = await _me_person(session, caller.person_id)
+    view = await revoke_invitation(
+        session, legal_person_id=legal_person_id, invitation_id=invitation_id, by=person
+    )
+    return _invitation_out(view)
+
+
+@router.get(
+    "/identity/legal-persons/{legal_person_id}/agents",
+    response_model=list[AgentOut],
+    responses=problem_responses(401, 403, 404, 422),
+)
+async def list_agents(
+    legal_person_id: LegalPersonId, caller: PersonDep, session: SessionDep
+) -> list[AgentOut]:
+    """The agents of a legal person, each of whom registered it or accepted an invitation
+    (its agents only)."""
+    person = await _me_person(session, caller.person_id)
+    agents: list[AgentView] = await agents_of(session, legal_person_id=legal_person_id, by=person)
+    return [AgentOut(name=a.name, id_number=a.id_number_masked, since=a.since) for a in agents]
+
+
+@router.get(
+    "/identity/invitations",
+    response_model=list[InvitationOut],
+    responses=problem_responses(401, 403, 404),
+)
+async def my_invitations(caller: PersonDep, session: SessionDep) -> list[InvitationOut]:
+    """The pending invitations of the caller's ID number, oldest first."""
+    person = await _me_person(session, caller.person_id)
+    return [_invitation_out(view) for view in await invitations_for(session, person)]
+
+
+async def _answer(
+    invitation_id: int, caller: PersonDep, session: SessionDep, *, accept: bool
+) -> InvitationOut:
+    await lock_for_write(session)
+    person = await _me_person(session, caller.person_id)
+    view = await answer_invitation(
+        session, invitation_id=invitation_id, person=person, accept=accept
+    )
+    return _invitation_out(view)
+
+
+@router.post(
+    "/identity/invitations/{invitation_id}/accept",
+    response_model=InvitationOut,
+    responses=problem_responses(401, 403, 404, 409, 422),
+)
+async def accept(
+    invitation_id: InvitationId, caller: PersonDep, session: SessionDep
+) -> InvitationOut:
+    """Accept an invitation of one's own ID number: one becomes an agent of the legal person."""
+    return await _answer(invitation_id, caller, session, accept=True)
+
+
+@router.post(
+    "/identity/invitations/{invitation_id}/decline",
+    response_model=InvitationOut,
+    responses=problem_responses(401, 403, 404, 409, 422),
+)
+async def decline(
+    invitation_id: InvitationId, caller: PersonDep, session: SessionDep
+) -> InvitationOut:
+    """Decline an invitation of one's own ID number."""
+    return await _answer(invitation_id, caller, session, accept=False)
 
 
 _TOKEN_FORM = {
@@ -348,9 +526,11 @@ async def jwks(manager: ManagerDep) -> dict[str, Any]:
     "/.well-known/openid-configuration",
     responses={200: {"description": "Authorization server metadata (RFC 8414)"}},
 )
-async def discovery(request: Request, manager: ManagerDep) -> dict[str, Any]:
+async def discovery(manager: ManagerDep) -> dict[str, Any]:
     """Where the token endpoint and the keys are, and what they support."""
-    base = str(request.base_url).rstrip("/")
+    # The configured address, never the request's Host: a forged Host would otherwise point
+    # whoever caches this document at someone else's keys.
+    base = manager.settings.resolved_public_url
     return {
         "issuer": manager.settings.issuer,
         "token_endpoint": f"{base}/identity/token",

@@ -2,7 +2,9 @@
 
 A provider's name is the one its contract files carry (``contracts/<connector>/<provider>...``).
 The 14 city systems are connector ``municipal``, each named by the lower-case pinyin of its
-prefecture in ``app/data/hunan_divisions.csv`` (``changsha`` .. ``xiangxi``). Other connectors add
+prefecture in ``app/data/hunan_divisions.csv`` (``changsha`` .. ``xiangxi``). The registers the
+gateway consults itself are connector ``registers`` (``enterprise``: the market-supervision
+register, served by ``xyb demo`` on port 9015). Other connectors add
 their simulators by adding a function of their providers to ``_PROVIDER_LISTS``.
 """
 
@@ -19,6 +21,7 @@ from starlette.types import ASGIApp
 from app.simulators.city import CITY_DIVISIONS, create_city_app, openapi_document
 
 MUNICIPAL = "municipal"
+REGISTERS = "registers"
 
 
 @dataclass(frozen=True, slots=True)
@@ -34,6 +37,8 @@ class SimulatorProvider:
     division: str
     create: Callable[..., ASGIApp]
     document: Callable[[], str]
+    # Where `xyb demo` serves it, for a simulator that is not one of the cities.
+    url: str | None = None
 
     @property
     def key(self) -> str:
@@ -45,6 +50,8 @@ class SimulatorProvider:
         """Where ``xyb demo`` serves this simulator (for reproducing a contract failure)."""
         from app.simulators.city import CITY_DIVISIONS
 
+        if self.url is not None:
+            return self.url
         return f"http://127.0.0.1:{9001 + CITY_DIVISIONS.index(self.division)}"
 
 
@@ -87,8 +94,28 @@ def _city_providers() -> list[SimulatorProvider]:
     ]
 
 
+def _register_providers() -> list[SimulatorProvider]:
+    """The registers the gateway consults itself (not through /gw): connector ``registers``."""
+    from app.simulators.enterprise import DEMO_PORT, create_register_app
+    from app.simulators.enterprise import openapi_document as register_document
+
+    return [
+        SimulatorProvider(
+            connector=REGISTERS,
+            provider="enterprise",
+            division="430000",
+            create=create_register_app,
+            document=register_document,
+            url=f"http://127.0.0.1:{DEMO_PORT}",
+        )
+    ]
+
+
 # Every connector's providers; a later connector appends its own list function here.
-_PROVIDER_LISTS: tuple[Callable[[], list[SimulatorProvider]], ...] = (_city_providers,)
+_PROVIDER_LISTS: tuple[Callable[[], list[SimulatorProvider]], ...] = (
+    _city_providers,
+    _register_providers,
+)
 
 
 @cache

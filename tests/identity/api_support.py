@@ -8,6 +8,7 @@ from __future__ import annotations
 import base64
 import itertools
 import json
+import secrets
 import time
 from datetime import date
 from typing import Any
@@ -21,6 +22,8 @@ from jwt.algorithms import ECAlgorithm
 from app.core.identifiers import make_resident_id
 from app.identity.state import IdentityManager
 from tests.contract_stubs import CONTRACTS
+from tests.contract_stubs import load as load_contract
+from tests.log_guard import secret as log_secret
 
 Json = dict[str, Any]
 PROBLEM = "application/problem+json"
@@ -33,6 +36,10 @@ FUND_OPERATION = "getFundAccount_430100"
 ESTATE_OPERATION = "listEstateRecords_430100"
 PARTNER_ISSUER = "https://sso.gdzwfw.gov.cn"
 GATEWAY_ISSUER = "xyb-gateway"  # the default XYB_ISSUER: partners put it in their ID tokens' aud
+
+# The enterprise register the identity tests consult (tests/identity/conftest.py stubs it).
+REGISTER_URL = "http://enterprise-register.test"
+REGISTER_CONTRACT = load_contract("registers/enterprise")
 
 _serial = itertools.count(1)
 
@@ -96,7 +103,7 @@ async def register(
         "name": name,
         "id_number": id_number or resident_id(),
         "phone": phone or phone_number(),
-        "password": password,
+        "password": log_secret(password),  # no log line may carry it (tests/log_guard.py)
     }
     response = await client.post("/identity/persons", json=body)
     assert response.status_code == 201, response.text
@@ -111,6 +118,7 @@ async def create_client(
     response = await client.post("/admin/clients", json=body, headers=admin_headers)
     assert response.status_code == 201, response.text
     created: Json = response.json()
+    log_secret(created["client_secret"])
     return created
 
 
@@ -168,6 +176,8 @@ async def onboard_changsha(
     client: httpx.AsyncClient, admin_headers: dict[str, str], slug: str = "zwfw", **fields: Any
 ) -> Json:
     """长沙's service from its contract's OpenAPI document (the stubbed upstream answers it)."""
+    if "upstream_auth" in fields:
+        log_secret(fields["upstream_auth"]["value"])
     body = {
         "division": "430100",
         "slug": slug,
@@ -231,6 +241,7 @@ class Partner:
             "sub": f"gd-{id_number[-6:]}",
             "iat": now,
             "exp": now + 300,
+            "jti": secrets.token_urlsafe(12),  # each token exchanged once
             "id_number": id_number,
             "name": "李四",
             **overrides,
@@ -262,4 +273,29 @@ async def exchange(
         grant_type=EXCHANGE,
         subject_token=subject_token,
         subject_token_type=ID_TOKEN_TYPE,
+    )
+
+
+def enterprise(interaction_id: str) -> Json:
+    """The enterprise an interaction of the register's contract is about (its provider state):
+    ``uscc``, ``name``, ``legal_representative``, ``legal_representative_id_number``, ``status``."""
+    given = REGISTER_CONTRACT.interaction(interaction_id).given
+    assert given is not None
+    return dict(given.params)
+
+
+async def representative_token(
+    client: httpx.AsyncClient, app_client: Json, company: Json, **fields: Any
+) -> tuple[Json, str]:
+    """The legal representative of ``company`` registered as a resident, and their token."""
+    person = await register(client, id_number=company["legal_representative_id_number"], **fields)
+    issued = await login(client, app_client, person["raw"]["phone"])
+    return person, issued["access_token"]
+
+
+async def register_company(
+    client: httpx.AsyncClient, token: str, uscc: str, **fields: Any
+) -> httpx.Response:
+    return await client.post(
+        "/identity/legal-persons", json={"uscc": uscc, **fields}, headers=bearer(token)
     )

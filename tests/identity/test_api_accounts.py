@@ -1,4 +1,5 @@
-"""Accounts over HTTP: registering residents, /identity/me, legal persons and their agents."""
+"""Accounts over HTTP: registering residents, /identity/me, what registering a legal person
+refuses before the register is asked (legal persons and agents: test_api_legal_persons.py)."""
 
 from __future__ import annotations
 
@@ -8,6 +9,7 @@ from pathlib import Path
 
 import httpx
 import pytest
+import respx
 
 from app.core.identifiers import (
     make_resident_id,
@@ -229,29 +231,6 @@ async def person_token(client: httpx.AsyncClient, app_client: Json) -> tuple[Jso
     return person, issued["access_token"]
 
 
-@pytest.mark.parametrize("uscc", VALID_USCC)
-async def test_valid_credit_codes_register_and_the_registrant_becomes_agent(
-    client: httpx.AsyncClient, app_client: Json, uscc: str
-) -> None:
-    _, token = await person_token(client, app_client)
-    created = await client.post(
-        "/identity/legal-persons",
-        json={"name": "某某有限公司", "uscc": uscc.lower(), "legal_representative": "赵六"},
-        headers=bearer(token),
-    )
-    assert created.status_code == 201, created.text
-    legal = created.json()
-    assert legal["uscc"] == uscc
-    me = (await client.get("/identity/me", headers=bearer(token))).json()
-    assert [a["id"] for a in me["agent_of"]] == [legal["id"]]
-    again = await client.post(
-        "/identity/legal-persons",
-        json={"name": "重复", "uscc": uscc, "legal_representative": "赵六"},
-        headers=bearer(token),
-    )
-    is_problem(again, 409)
-
-
 def _replace(code: str, index: int, char: str) -> str:
     return code[:index] + char + code[index + 1 :]
 
@@ -275,7 +254,11 @@ def _inner_check_broken() -> str:
     ],
 )
 async def test_invalid_credit_codes_are_refused_with_the_reason(
-    client: httpx.AsyncClient, app_client: Json, uscc: str, fragment: str
+    client: httpx.AsyncClient,
+    app_client: Json,
+    register_stub: respx.MockRouter,
+    uscc: str,
+    fragment: str,
 ) -> None:
     _, token = await person_token(client, app_client)
     response = await client.post(
@@ -286,24 +269,7 @@ async def test_invalid_credit_codes_are_refused_with_the_reason(
     body = is_problem(response, 422)
     assert {e["pointer"] for e in body["errors"]} == {"/body/uscc"}
     assert any(fragment in e["detail"] for e in body["errors"]), body
-
-
-async def test_every_invalid_legal_person_field_is_reported(
-    client: httpx.AsyncClient, app_client: Json
-) -> None:
-    _, token = await person_token(client, app_client)
-    bad = _replace(VALID_USCC[0], 17, "0" if VALID_USCC[0][17] != "0" else "1")
-    response = await client.post(
-        "/identity/legal-persons",
-        json={"name": " ", "uscc": bad, "legal_representative": "代" * 101},
-        headers=bearer(token),
-    )
-    body = is_problem(response, 422)
-    assert {e["pointer"] for e in body["errors"]} == {
-        "/body/name",
-        "/body/uscc",
-        "/body/legal_representative",
-    }
+    assert not register_stub.calls  # refused before the register is asked
 
 
 async def test_registering_a_legal_person_needs_a_resident(
@@ -313,78 +279,6 @@ async def test_registering_a_legal_person_needs_a_resident(
     is_problem(await client.post("/identity/legal-persons", json=body), 401)
     token = await client_token(client, app_client)
     is_problem(await client.post("/identity/legal-persons", json=body, headers=bearer(token)), 403)
-
-
-async def test_agents_are_bound_by_id_number_and_act_for_the_legal_person(
-    client: httpx.AsyncClient, app_client: Json
-) -> None:
-    _, owner_token = await person_token(client, app_client)
-    legal = (
-        await client.post(
-            "/identity/legal-persons",
-            json={"name": "长沙某公司", "uscc": VALID_USCC[1], "legal_representative": "赵六"},
-            headers=bearer(owner_token),
-        )
-    ).json()
-    clerk = await register(client)
-    bound = await client.post(
-        f"/identity/legal-persons/{legal['id']}/agents",
-        json={"id_number": clerk["raw"]["id_number"]},
-        headers=bearer(owner_token),
-    )
-    assert bound.status_code == 201, bound.text
-    assert bound.json()["id"] == clerk["id"]
-    assert bound.json()["id_number"] == clerk["id_number"]  # masked
-    # The clerk logs in acting for the company.
-    issued = await login(client, app_client, clerk["raw"]["id_number"], acting_for=str(legal["id"]))
-    me = (await client.get("/identity/me", headers=bearer(issued["access_token"]))).json()
-    assert me["id"] == clerk["id"]
-    assert me["acting_for"]["id"] == legal["id"]
-    assert me["acting_for"]["uscc"] == VALID_USCC[1]
-    # Its refresh token keeps acting for it.
-    refreshed = await token_request(
-        client, app_client, grant_type="refresh_token", refresh_token=issued["refresh_token"]
-    )
-    assert refreshed.status_code == 200, refreshed.text
-    again = await client.get("/identity/me", headers=bearer(refreshed.json()["access_token"]))
-    assert again.json()["acting_for"]["id"] == legal["id"]
-    # A stranger can bind nobody, and acting for a company one is no agent of is refused.
-    stranger, stranger_token = await person_token(client, app_client)
-    refused = await client.post(
-        f"/identity/legal-persons/{legal['id']}/agents",
-        json={"id_number": stranger["raw"]["id_number"]},
-        headers=bearer(stranger_token),
-    )
-    is_problem(refused, 404)  # not an agent: the legal person is not shown to strangers
-    not_agent = await token_request(
-        client,
-        app_client,
-        grant_type="password",
-        username=stranger["raw"]["phone"],
-        password=PASSWORD,
-        acting_for=str(legal["id"]),
-    )
-    oauth_problem(not_agent, 400, "invalid_request")
-
-
-async def test_binding_an_unknown_or_invalid_number(
-    client: httpx.AsyncClient, app_client: Json
-) -> None:
-    _, token = await person_token(client, app_client)
-    legal = (
-        await client.post(
-            "/identity/legal-persons",
-            json={"name": "某公司", "uscc": VALID_USCC[2], "legal_representative": "赵六"},
-            headers=bearer(token),
-        )
-    ).json()
-    path = f"/identity/legal-persons/{legal['id']}/agents"
-    unknown = await client.post(path, json={"id_number": resident_id()}, headers=bearer(token))
-    is_problem(unknown, 404)
-    number, expected = wrong_check_digit(resident_id())
-    invalid = await client.post(path, json={"id_number": number}, headers=bearer(token))
-    body = is_problem(invalid, 422)
-    assert any(f"should be {expected}" in e["detail"] for e in body["errors"])
 
 
 @pytest.mark.parametrize("acting_for", ["0", "99999999999999999999999", "-1", "abc", "1.5"])
@@ -404,13 +298,15 @@ async def test_acting_for_must_be_a_legal_person_id(
 
 
 @pytest.mark.parametrize("legal_person_id", ["0", "99999999999999999999999"])
-async def test_agent_paths_take_plausible_ids_only(
-    client: httpx.AsyncClient, app_client: Json, legal_person_id: str
+@pytest.mark.parametrize("method", ["GET", "POST"])
+async def test_invitation_paths_take_plausible_ids_only(
+    client: httpx.AsyncClient, app_client: Json, legal_person_id: str, method: str
 ) -> None:
     _, token = await person_token(client, app_client)
-    response = await client.post(
-        f"/identity/legal-persons/{legal_person_id}/agents",
-        json={"id_number": resident_id()},
+    response = await client.request(
+        method,
+        f"/identity/legal-persons/{legal_person_id}/invitations",
+        json={"id_number": resident_id()} if method == "POST" else None,
         headers=bearer(token),
     )
     assert response.status_code in (404, 422), response.text

@@ -27,14 +27,15 @@ from tests.identity.api_support import (
     Partner,
     bearer,
     create_client,
+    enterprise,
     exchange,
     login,
     phone_number,
     register,
+    register_company,
+    representative_token,
     resident_id,
 )
-
-USCC = "91350100M000100Y43"
 
 
 async def counts(session: AsyncSession) -> dict[str, int]:
@@ -104,15 +105,10 @@ async def test_legal_persons_are_counted(
 ) -> None:
     before = await assert_counters_exact(session)
     app_client = await create_client(client, admin_headers)
-    person = await register(client)
-    token = bearer((await login(client, app_client, person["raw"]["phone"]))["access_token"])
-    body = {"name": "某公司", "uscc": USCC, "legal_representative": "赵六"}
-    assert (
-        await client.post("/identity/legal-persons", json=body, headers=token)
-    ).status_code == 201
-    assert (
-        await client.post("/identity/legal-persons", json=body, headers=token)
-    ).status_code == 409
+    company = enterprise("enterprise-in-existence")
+    _, token = await representative_token(client, app_client, company)
+    assert (await register_company(client, token, company["uscc"])).status_code == 201
+    assert (await register_company(client, token, company["uscc"])).status_code == 409
     after = await assert_counters_exact(session)
     assert after == {
         "persons": before["persons"] + 1,

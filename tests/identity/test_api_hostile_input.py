@@ -15,11 +15,14 @@ from tests.identity.api_support import (
     Partner,
     bearer,
     create_client,
+    enterprise,
     exchange,
     is_problem,
     login,
     phone_number,
     register,
+    register_company,
+    representative_token,
     resident_id,
     token_request,
 )
@@ -49,15 +52,14 @@ async def test_names_with_control_characters_are_refused(
 
 
 @pytest.mark.parametrize("field", ["name", "legal_representative"])
-async def test_legal_person_names_with_nul_are_refused(
+async def test_legal_person_names_with_nul_never_reach_the_database(
     client: httpx.AsyncClient, app_client: Json, field: str
 ) -> None:
-    person = await register(client)
-    token = (await login(client, app_client, person["raw"]["phone"]))["access_token"]
-    body = {"name": "某公司", "uscc": "91350100M000100Y43", "legal_representative": "赵六"}
-    body[field] = f"x{NUL}y"
-    response = await client.post("/identity/legal-persons", json=body, headers=bearer(token))
-    assert [e["pointer"] for e in is_problem(response, 422)["errors"]] == [f"/body/{field}"]
+    company = enterprise("enterprise-in-existence")
+    _, token = await representative_token(client, app_client, company)
+    response = await register_company(client, token, company["uscc"], **{field: f"x{NUL}y"})
+    assert response.status_code == 201, response.text  # submitted names are ignored
+    assert response.json()[field] == company[field]  # the register's
 
 
 @pytest.mark.parametrize("client_id", [NUL, f"cli_{NUL}", "x" * 500])
@@ -185,15 +187,11 @@ async def test_id_numbers_ending_in_junk(
         headers={"Content-Type": "application/json"},
     )
     assert [e["pointer"] for e in is_problem(response, 422)["errors"]] == ["/body/id_number"]
-    person = await register(client)
-    token = (await login(client, app_client, person["raw"]["phone"]))["access_token"]
-    created = await client.post(
-        "/identity/legal-persons",
-        json={"name": "某公司", "uscc": "91350100M000100Y43", "legal_representative": "赵六"},
-        headers=bearer(token),
-    )
+    company = enterprise("enterprise-in-existence")
+    _, token = await representative_token(client, app_client, company)
+    created = await register_company(client, token, company["uscc"])
     bound = await client.post(
-        f"/identity/legal-persons/{created.json()['id']}/agents",
+        f"/identity/legal-persons/{created.json()['id']}/invitations",
         content=json.dumps({"id_number": number}),
         headers={**bearer(token), "Content-Type": "application/json"},
     )

@@ -903,6 +903,7 @@ class Partner:
             "aud": ISSUER,
             "iat": int(NOW),
             "exp": int(NOW) + 300,
+            "jti": "gd-token-1",
             "id_number": "440106199003077652",
             **claims,
         }
