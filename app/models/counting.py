@@ -73,3 +73,16 @@ class Operator(Base):
     roles: Mapped[list[str]] = mapped_column(JSONList)
     status: Mapped[str] = mapped_column(String(10), default="active")
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+class OperatorSessionEnd(Base):
+    """A dashboard session signed out before its expiry. Sessions are signed cookies, so sign-out
+    is the one thing about them kept server-side: in the database, so that it holds on every
+    worker and instance and across restarts. A row may go once the session would have expired."""
+
+    __tablename__ = "operator_session_ends"
+
+    session_id: Mapped[str] = mapped_column(String(32), primary_key=True)
+    username: Mapped[str] = mapped_column(String(64))
+    ended_at: Mapped[datetime] = mapped_column(default=utcnow)
+    expires_at: Mapped[datetime] = mapped_column(index=True)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import base64
 import json
+from collections.abc import AsyncIterator
 from datetime import timedelta
 from http.cookies import SimpleCookie
 
@@ -12,6 +13,9 @@ import pytest
 from fastapi import FastAPI
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from app.core.config import Settings
+from app.core.deps import get_session
+from app.main import create_app
 from app.services.ops.operators import OperatorError, create_operator, set_password, set_status
 from app.services.ops.sessions import COOKIE_NAME, SessionSigner
 from tests.conftest import DATA_KEY
@@ -213,6 +217,42 @@ async def test_logout_ends_the_session(client: httpx.AsyncClient, operator: str)
     replay = await client.get("/ops/targets", headers=cookie_header(token))
     assert replay.status_code == 401
     assert "signed out" in replay.json()["detail"]
+
+
+async def test_a_sign_out_holds_on_another_instance_and_after_a_restart(
+    client: httpx.AsyncClient,
+    operator: str,
+    settings: Settings,
+    session: AsyncSession,
+    clock: FixedClock,
+) -> None:
+    token = set_cookie(await sign_in(client))[COOKIE_NAME].value
+    other = create_app(settings)  # a second worker, or this one restarted: no shared memory
+
+    async def same_session() -> AsyncIterator[AsyncSession]:
+        yield session
+        await session.commit()
+
+    other.dependency_overrides[get_session] = same_session
+    other.state.ops_clock = clock
+    async with (
+        other.router.lifespan_context(other),
+        httpx.AsyncClient(
+            transport=httpx.ASGITransport(app=other), base_url="http://testserver"
+        ) as elsewhere,
+    ):
+        assert (
+            await elsewhere.get("/ops/targets", headers=cookie_header(token))
+        ).status_code == 200
+        response = await client.post(
+            "/ops/logout", headers={"Origin": "http://testserver", **cookie_header(token)}
+        )
+        assert response.status_code == 303
+        replay = await elsewhere.get("/ops/targets", headers=cookie_header(token))
+        assert replay.status_code == 401
+        assert "signed out" in replay.json()["detail"]
+        page = await elsewhere.get("/ops/dashboard", headers=cookie_header(token))
+        assert page.status_code == 303
 
 
 async def test_cross_site_sign_in_is_refused(client: httpx.AsyncClient, operator: str) -> None:

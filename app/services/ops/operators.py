@@ -9,13 +9,14 @@ from __future__ import annotations
 import asyncio
 import re
 from dataclasses import dataclass
+from datetime import UTC, datetime
 
-from sqlalchemy import select
+from sqlalchemy import delete, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.identity.passwords import burn_verification, hash_password, verify_password
 from app.identity.roles import ALL_ROLES, Role
-from app.models.counting import Operator
+from app.models.counting import Operator, OperatorSessionEnd
 
 USERNAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{1,63}$")
 MIN_PASSWORD = 10
@@ -107,3 +108,25 @@ async def authenticate(session: AsyncSession, username: str, password: str) -> O
     if not await asyncio.to_thread(verify_password, row.password_hash, password):
         return None
     return row
+
+
+async def end_session(
+    session: AsyncSession, *, session_id: str, username: str, expires_at: int, now: datetime
+) -> None:
+    """Record a sign-out (idempotent) and forget sign-outs of sessions that have expired anyway."""
+    await session.execute(delete(OperatorSessionEnd).where(OperatorSessionEnd.expires_at <= now))
+    if await session.get(OperatorSessionEnd, session_id) is None:
+        session.add(
+            OperatorSessionEnd(
+                session_id=session_id,
+                username=username,
+                ended_at=now,
+                expires_at=datetime.fromtimestamp(expires_at, UTC),
+            )
+        )
+        await session.flush()
+
+
+async def session_ended(session: AsyncSession, session_id: str) -> bool:
+    """Whether the session was signed out (on any instance, before or after a restart)."""
+    return await session.get(OperatorSessionEnd, session_id) is not None

@@ -7,7 +7,9 @@ the data key (``XYB_DATA_KEY``) with HKDF-SHA256 (its own salt and info, so it i
 every other subkey). Nothing is stored server-side; a token stops working when it expires
 (``XYB_OPERATOR_SESSION_TTL``), when its MAC or shape is wrong, when the account is disabled or
 its password changes (the fingerprint no longer matches), or, on the instance that signed the
-operator out, after logout (a per-process list of ended sessions until their expiry).
+operator out, after logout: sign-outs are the one thing kept server-side, in the database
+(``operator_session_ends``, see ``app.services.ops.operators.end_session``), so that they hold on
+every worker and instance and across restarts.
 
 The cookie: ``xyb_ops_session``, ``Path=/ops`` (never sent to /gw or anywhere else),
 ``HttpOnly``, ``SameSite=Strict``, ``Secure`` when the request came over https, ``Max-Age`` = the
@@ -171,22 +173,3 @@ class SessionSigner:
         if iat > moment + _CLOCK_SKEW_S:
             raise InvalidSession("issued in the future")
         return SessionClaims(sub, tuple(roles), iat, exp, sid, pwf)
-
-
-class EndedSessions:
-    """Session ids signed out on this instance, kept until they would have expired anyway."""
-
-    def __init__(self, max_entries: int = 100_000) -> None:
-        self._ended: dict[str, int] = {}
-        self._max = max_entries
-
-    def end(self, claims: SessionClaims, *, now: float | None = None) -> None:
-        moment = time.time() if now is None else now
-        if len(self._ended) >= self._max:
-            self._ended = {sid: exp for sid, exp in self._ended.items() if exp > moment}
-            while len(self._ended) >= self._max:
-                self._ended.pop(next(iter(self._ended)))
-        self._ended[claims.session_id] = claims.expires_at
-
-    def __contains__(self, session_id: object) -> bool:
-        return session_id in self._ended
