@@ -34,6 +34,7 @@ from app.schemas.services import (
 from app.services.onboarding import (
     Plan,
     build_plan,
+    check_replacement,
     create_service,
     ensure_not_onboarded,
     open_upstream_auth,
@@ -41,6 +42,7 @@ from app.services.onboarding import (
     retire_service,
 )
 from app.services.openapi import MergeInput, analyse, service_document
+from app.services.openapi.patterns import pattern_warnings
 
 router = APIRouter(
     prefix="/admin/services",
@@ -141,6 +143,19 @@ def _policy_of(plan: Plan) -> ResiliencePolicy:
     )
 
 
+def _warnings(service: Service) -> list[DocumentIssue]:
+    """The stored warnings, and the patterns of a document stored before patterns were checked
+    that the gateway does not run (its requests that reach one are refused)."""
+    stored = [DocumentIssue(**w) for w in service.warnings]
+    seen = {(w.pointer, w.message) for w in stored}
+    extra = [
+        DocumentIssue(pointer=w.pointer, message=w.message)
+        for w in pattern_warnings(service.document, service.document_sha256)
+        if (w.pointer, w.message) not in seen
+    ]
+    return [*stored, *extra]
+
+
 def _service_out(service: Service, operations: list[Operation], cipher: DataCipher) -> ServiceOut:
     base = _gateway_path(service.division, service.slug)
     division = known_division(service.division)
@@ -173,7 +188,7 @@ def _service_out(service: Service, operations: list[Operation], cipher: DataCiph
         ),
         routes=_route_list(base, service.upstream_url, operations),
         bindings=_binding_list(operations),
-        warnings=[DocumentIssue(**w) for w in service.warnings],
+        warnings=_warnings(service),
         created_at=service.created_at,
         updated_at=service.updated_at,
         retired_at=service.retired_at,
@@ -319,7 +334,7 @@ async def get_service(
     response_model=ServiceOut,
     responses={
         200: {"description": "The new version (or, with dry_run, its plan)"},
-        **problem_responses(400, 404, 413, 422),
+        **problem_responses(400, 404, 409, 413, 422),
     },
 )
 async def replace(
@@ -336,6 +351,7 @@ async def replace(
     _may_manage(caller, service.division)
     plan = await _plan(body, request, manager)
     if dry_run:
+        await check_replacement(session, service, plan)
         out = _plan_out(plan)
         out.id, out.version, out.status = service.id, service.version + 1, "planned"
         return out
@@ -428,6 +444,6 @@ async def service_openapi(
                 document=service.document,
                 operations=analysis.operations,
             ),
-            server_url=str(request.base_url).rstrip("/"),
+            server_url=request.app.state.settings.resolved_public_url,
         )
     )

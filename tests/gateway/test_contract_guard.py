@@ -99,6 +99,30 @@ async def test_a_breaking_version_is_refused_listing_each_break(
     assert same["version"] == 1
 
 
+async def test_a_dry_run_of_a_breaking_version_is_refused_like_the_real_one(
+    client: httpx.AsyncClient, admin_headers: dict[str, str]
+) -> None:
+    service_id = await onboard_with_contract(client, admin_headers)
+    dry = await client.put(
+        f"/admin/services/{service_id}",
+        params={"dry_run": "true"},
+        json=body(breaking_document()),
+        headers=admin_headers,
+    )
+    assert dry.status_code == 409, dry.text
+    assert dry.json()["type"] == "/problems/contract-broken"
+    forced = await client.put(
+        f"/admin/services/{service_id}",
+        params={"dry_run": "true"},
+        json=body(breaking_document(), force=True),
+        headers=admin_headers,
+    )
+    assert forced.status_code == 200, forced.text
+    assert forced.json()["status"] == "planned"
+    same = (await client.get(f"/admin/services/{service_id}", headers=admin_headers)).json()
+    assert same["version"] == 1
+
+
 async def test_force_publishes_anyway_and_logs_the_override(
     client: httpx.AsyncClient, admin_headers: dict[str, str], caplog: pytest.LogCaptureFixture
 ) -> None:

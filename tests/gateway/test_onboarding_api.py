@@ -288,6 +288,23 @@ async def test_new_version_replaces_atomically_and_keeps_history(
     assert "/records/latest" in old.json()["paths"]
 
 
+async def test_a_dry_run_refuses_what_the_real_put_refuses(
+    client: httpx.AsyncClient, admin_headers: dict[str, str]
+) -> None:
+    created = await onboard(client, admin_headers)
+    moved = service_body(division="430200")
+    dry = await client.put(
+        f"/admin/services/{created['id']}",
+        params={"dry_run": "true"},
+        json=moved,
+        headers=admin_headers,
+    )
+    real = await client.put(f"/admin/services/{created['id']}", json=moved, headers=admin_headers)
+    assert dry.status_code == real.status_code == 422, dry.text
+    assert pointers(dry) == pointers(real)
+    assert "430100/bdc" in pointers(dry)["/body/division"]
+
+
 async def test_failed_new_version_leaves_the_old_one(
     client: httpx.AsyncClient, admin_headers: dict[str, str]
 ) -> None:
@@ -326,7 +343,7 @@ async def test_merged_and_per_service_documents(
     await onboard(client, admin_headers, division="430200", slug="bdc", name="株洲不动产")
     merged = (await client.get("/gw/openapi.json")).json()
     assert merged["openapi"].startswith("3.1")
-    assert merged["servers"] == [{"url": "http://testserver"}]
+    assert merged["servers"] == [{"url": "http://127.0.0.1:8000"}]  # XYB_PUBLIC_URL's default
     assert "/gw/430100/bdc/records/{cert_no}" in merged["paths"]
     assert "/gw/430200/bdc/records/{cert_no}" in merged["paths"]
     ids = [
