@@ -121,3 +121,42 @@ async def test_a_sqlite_write_request_holds_the_lock_from_its_first_read(
         finally:
             async with engine.begin() as conn:
                 await conn.execute(text(f"DROP TABLE {table}"))
+
+
+async def test_the_embedded_database_and_its_wal_are_readable_by_the_owner_only(
+    tmp_path: Path,
+) -> None:
+    from app.core.db import create_engine
+
+    settings = Settings(data_dir=tmp_path / "data")
+    engine = create_engine(settings)
+    try:
+        async with engine.begin() as conn:
+            await conn.execute(text("CREATE TABLE t (x INTEGER)"))
+            await conn.execute(text("INSERT INTO t VALUES (1)"))
+        path = tmp_path / "data" / "xyb.db"
+        modes = {
+            p.name: p.stat().st_mode & 0o777
+            for p in (path, path.with_name("xyb.db-wal"), path.with_name("xyb.db-shm"))
+            if p.exists()
+        }
+        assert modes.get("xyb.db") == 0o600, modes
+        assert set(modes.values()) == {0o600}, modes
+        assert (tmp_path / "data").stat().st_mode & 0o077 == 0
+    finally:
+        await engine.dispose()
+
+
+async def test_an_existing_world_readable_database_file_is_narrowed(tmp_path: Path) -> None:
+    from app.core.db import create_engine
+
+    path = tmp_path / "given.db"
+    sqlite3.connect(path).close()
+    path.chmod(0o644)
+    engine = create_engine(Settings(data_dir=tmp_path), f"sqlite+aiosqlite:///{path}")
+    try:
+        async with engine.connect() as conn:
+            await conn.execute(text("SELECT 1"))
+    finally:
+        await engine.dispose()
+    assert path.stat().st_mode & 0o777 == 0o600
