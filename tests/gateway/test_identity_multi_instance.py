@@ -107,11 +107,13 @@ async def test_two_instances_share_one_rate_limit_through_redis(
                 admitted = 0
                 refused = 0
                 stop = time.monotonic() + seconds
+                first_answer = stop
 
                 async def hammer(base: str) -> None:
-                    nonlocal admitted, refused
+                    nonlocal admitted, refused, first_answer
                     while time.monotonic() < stop:
                         answer = await client.get(base + path, headers=caller)
+                        first_answer = min(first_answer, time.monotonic())
                         if answer.status_code == 200:
                             admitted += 1
                         elif answer.status_code == 429:
@@ -127,7 +129,10 @@ async def test_two_instances_share_one_rate_limit_through_redis(
     ceiling = rate * seconds + burst
     assert refused > 0
     assert admitted <= ceiling + 1  # one refill may land as the window closes
-    assert admitted >= 0.9 * ceiling, (admitted, ceiling)
+    # The bucket starts refilling only when the first call reaches it: on a busy machine that
+    # can be a good part of a second after the window opened, so the floor starts there.
+    floor = rate * (stop - first_answer) + burst
+    assert admitted >= 0.9 * floor, (admitted, floor, ceiling)
 
 
 async def test_disabling_a_client_stops_it_on_the_other_instance_within_two_seconds(

@@ -4,15 +4,22 @@ from __future__ import annotations
 
 import asyncio
 import logging
-import re
 import uuid
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Iterable, Mapping
 from typing import TYPE_CHECKING, cast
 
+import http_sf
+import httpx
 import pytest
+import respx
+from fastapi import FastAPI
+from hypothesis import given
+from hypothesis import settings as hypothesis_settings
+from hypothesis import strategies as st
 from redis.exceptions import ConnectionError as RedisConnectionError
 from redis.exceptions import NoScriptError
 
+from app.core.config import Settings
 from app.gateway.ratelimit import (
     Decision,
     LocalLimiter,
@@ -22,7 +29,10 @@ from app.gateway.ratelimit import (
     limiter_redis,
     ratelimit_headers,
 )
+from app.gateway.routetable import TransportFactory
+from tests.conftest import GrantAccess
 from tests.databases import TEST_REDIS_URL
+from tests.gateway.support import UPSTREAM, onboard, respx_transport
 
 if TYPE_CHECKING:
     from redis.asyncio import Redis
@@ -134,12 +144,31 @@ async def test_local_async_interface_and_clock() -> None:
 
 # --- headers -------------------------------------------------------------------------------------
 
-_SF_ITEM = re.compile(r'^"client"(;[a-z]+=\d+)+$')
 
-
-def _params(value: str) -> dict[str, int]:
-    assert _SF_ITEM.match(value), value
-    return {k: int(v) for k, v in (p.split("=") for p in value.split(";")[1:])}
+def _fields(headers: Iterable[tuple[str, str]] | Mapping[str, str]) -> dict[str, dict[str, int]]:
+    """RateLimit-Policy and RateLimit parsed as Structured Field Lists (RFC 9651, http-sf): one
+    item named "client" each; its parameters, all non-negative integers."""
+    pairs = {
+        k.lower(): v for k, v in (headers.items() if isinstance(headers, Mapping) else headers)
+    }
+    parsed: dict[str, dict[str, int]] = {}
+    for name in ("RateLimit-Policy", "RateLimit"):
+        value = pairs[name.lower()]
+        items = http_sf.parse(value.encode("ascii"), tltype="list")
+        assert isinstance(items, list), value
+        assert len(items) == 1, value
+        member = items[0]
+        assert isinstance(member, tuple), value
+        item, parameters = member
+        assert item == "client", value
+        assert isinstance(parameters, dict), value
+        params = {}
+        for key, number in parameters.items():
+            assert type(number) is int, value
+            assert number >= 0, value
+            params[key] = number
+        parsed[name] = params
+    return parsed
 
 
 def test_headers_when_admitted() -> None:
@@ -147,7 +176,7 @@ def test_headers_when_admitted() -> None:
     decision = Decision(True, 5, 4, 0.1, None)
     headers = ratelimit_headers(decision, policy)
     assert headers == [
-        ("RateLimit-Policy", '"client";q=20;w=1'),
+        ("RateLimit-Policy", '"client";q=20;w=1;xyb-burst=5'),
         ("RateLimit", '"client";r=4;t=1'),
     ]
 
@@ -156,22 +185,35 @@ def test_headers_when_refused_carry_retry_after() -> None:
     policy = RateLimitPolicy(rate_per_s=0.5, burst=2)
     decision = Decision(False, 2, 0, 3.2, 1.2)
     headers = dict(ratelimit_headers(decision, policy))
-    assert headers["RateLimit-Policy"] == '"client";q=1;w=2'
+    assert headers["RateLimit-Policy"] == '"client";q=2;w=4;xyb-burst=2'
     assert headers["RateLimit"] == '"client";r=0;t=2'
     assert headers["Retry-After"] == "2"
     # Retry-After is never 0, even when the next slot is a few milliseconds away.
     soon = dict(ratelimit_headers(Decision(False, 2, 0, 0.01, 0.004), policy))
     assert soon["Retry-After"] == "1"
-    assert _params(soon["RateLimit"]) == {"r": 0, "t": 1}
+    assert _fields(soon)["RateLimit"] == {"r": 0, "t": 1}
 
 
 @pytest.mark.parametrize(
-    ("rate", "quota", "window"),
-    [(20, 20, 1), (2.5, 5, 2), (0.1, 1, 10), (1 / 3, 1, 3), (1000, 1000, 1), (0.75, 3, 4)],
+    ("rate", "burst", "quota", "window"),
+    [
+        (20, 1, 20, 1),
+        (2.5, 1, 5, 2),
+        (0.1, 1, 1, 10),
+        (1 / 3, 1, 1, 3),
+        (1000, 1, 1000, 1),
+        (0.75, 1, 3, 4),
+        (50, 100, 100, 2),  # the defaults: the burst refills in 2 s
+        (20, 5, 20, 1),
+        (30, 100, 120, 4),  # 100 / 30 s is no whole window: the next one that is
+        (0.1, 2, 2, 20),
+    ],
 )
-def test_policy_header_uses_whole_numbers(rate: float, quota: int, window: int) -> None:
-    headers = dict(ratelimit_headers(Decision(True, 1, 0, 1.0, None), RateLimitPolicy(rate, 1)))
-    assert _params(headers["RateLimit-Policy"]) == {"q": quota, "w": window}
+def test_the_policy_states_the_rate_in_whole_numbers_and_holds_the_burst(
+    rate: float, burst: int, quota: int, window: int
+) -> None:
+    headers = ratelimit_headers(Decision(True, burst, 0, 1.0, None), RateLimitPolicy(rate, burst))
+    assert _fields(headers)["RateLimit-Policy"] == {"q": quota, "w": window, "xyb-burst": burst}
 
 
 def test_headers_from_a_real_decision_sequence() -> None:
@@ -182,7 +224,71 @@ def test_headers_from_a_real_decision_sequence() -> None:
     refused = limiter.acquire_sync("c", policy, now=0.0)
     headers = dict(ratelimit_headers(refused, policy))
     assert headers["Retry-After"] == "1"
-    assert _params(headers["RateLimit"])["t"] == int(headers["Retry-After"])
+    assert _fields(headers)["RateLimit"]["t"] == int(headers["Retry-After"])
+
+
+def test_the_effective_window_does_not_jump_within_an_instant() -> None:
+    # One request per 10 s, burst 2: t said 10, 20, then 10 (the refusal's Retry-After) within
+    # milliseconds. Each answer's t is now when one more request than r passes: 10 for all.
+    limiter = LocalLimiter()
+    policy = RateLimitPolicy(rate_per_s=0.1, burst=2)
+    answers = [ratelimit_headers(limiter.acquire_sync("c", policy, now=0.0), policy) for _ in "abc"]
+    assert [_fields(h)["RateLimit"] for h in answers] == [
+        {"r": 1, "t": 10},
+        {"r": 0, "t": 10},
+        {"r": 0, "t": 10},
+    ]
+    assert dict(answers[2])["Retry-After"] == "10"
+    later = ratelimit_headers(limiter.acquire_sync("c", policy, now=3.0), policy)
+    assert _fields(later)["RateLimit"] == {"r": 0, "t": 7}  # it moves with time only
+    assert dict(later)["Retry-After"] == "7"
+
+
+def _copy(limiter: LocalLimiter) -> LocalLimiter:
+    """Another limiter in the same state, to try what would pass without touching the first."""
+    copy = LocalLimiter()
+    copy._tats.update(limiter._tats)
+    return copy
+
+
+@hypothesis_settings(max_examples=300, deadline=None)
+@given(
+    rate=st.sampled_from([0.01, 0.1, 1 / 3, 0.75, 1.0, 2.5, 20.0, 30.0, 50.0, 1000.0]),
+    burst=st.integers(min_value=1, max_value=200),
+    gaps=st.lists(
+        st.sampled_from([0.0, 0.0, 0.0, 0.001, 0.05, 0.5, 1.0, 3.7, 60.0]), min_size=1, max_size=80
+    ),
+)
+def test_the_fields_agree_with_the_bucket(rate: float, burst: int, gaps: list[float]) -> None:
+    """Whatever the traffic: the policy stays the same and holds every r; a refusal's t is its
+    Retry-After, and a request at that moment passes; at one instant t stays the same; r is
+    what passes at once."""
+    policy = RateLimitPolicy(rate_per_s=rate, burst=burst)
+    limiter, now, previous = LocalLimiter(), 0.0, None
+    first_policy = None
+    for gap in gaps:
+        now += gap
+        decision = limiter.acquire_sync("c", policy, now=now)
+        headers = ratelimit_headers(decision, policy)
+        fields = _fields(headers)
+        first_policy = first_policy or fields["RateLimit-Policy"]
+        assert fields["RateLimit-Policy"] == first_policy
+        assert fields["RateLimit"]["r"] <= first_policy["q"]
+        assert first_policy["q"] >= burst
+        assert first_policy["w"] >= burst / rate - 1e-9  # a drained bucket refills within w
+        if gap == 0.0 and previous is not None:
+            assert fields["RateLimit"]["t"] == previous  # no jump within an instant
+        previous = fields["RateLimit"]["t"]
+        if not decision.allowed:
+            assert fields["RateLimit"]["r"] == 0
+            assert dict(headers)["Retry-After"] == str(fields["RateLimit"]["t"])
+            probe = _copy(limiter)
+            assert probe.acquire_sync("c", policy, now=now + fields["RateLimit"]["t"]).allowed
+        else:
+            # r more pass at this instant, and not one more.
+            probe = _copy(limiter)
+            passed = [probe.acquire_sync("c", policy, now=now).allowed for _ in range(burst + 1)]
+            assert passed.count(True) == fields["RateLimit"]["r"]
 
 
 # --- Redis limiter -------------------------------------------------------------------------------
@@ -191,7 +297,9 @@ def test_headers_from_a_real_decision_sequence() -> None:
 @pytest.fixture
 async def redis_client() -> AsyncIterator[Redis]:
     assert TEST_REDIS_URL is not None
-    client = limiter_redis(TEST_REDIS_URL)
+    # Generous timeouts: these tests are about what Redis decides, and a busy CI machine can take
+    # longer than the hot path's 0.2 s to run a script; the timeout itself has its own tests.
+    client = limiter_redis(TEST_REDIS_URL, timeout_s=5.0)
     yield client
     await client.aclose()
 
@@ -203,7 +311,7 @@ def prefix() -> str:
 
 @needs_redis
 async def test_redis_burst_then_refusal(redis_client: Redis, prefix: str) -> None:
-    limiter = RedisLimiter(redis_client, fallback=LocalLimiter(), prefix=prefix)
+    limiter = RedisLimiter(redis_client, fallback=LocalLimiter(), prefix=prefix, timeout_s=5.0)
     policy = RateLimitPolicy(rate_per_s=1, burst=3)
     decisions = [await limiter.acquire("c", policy) for _ in range(3)]
     assert [d.allowed for d in decisions] == [True, True, True]
@@ -219,7 +327,7 @@ async def test_redis_burst_then_refusal(redis_client: Redis, prefix: str) -> Non
 
 @needs_redis
 async def test_redis_refills_at_the_rate(redis_client: Redis, prefix: str) -> None:
-    limiter = RedisLimiter(redis_client, fallback=LocalLimiter(), prefix=prefix)
+    limiter = RedisLimiter(redis_client, fallback=LocalLimiter(), prefix=prefix, timeout_s=5.0)
     policy = RateLimitPolicy(rate_per_s=50, burst=1)
     assert (await limiter.acquire("c", policy)).allowed
     refused = await limiter.acquire("c", policy)
@@ -231,7 +339,7 @@ async def test_redis_refills_at_the_rate(redis_client: Redis, prefix: str) -> No
 
 @needs_redis
 async def test_redis_keys_expire_when_idle(redis_client: Redis, prefix: str) -> None:
-    limiter = RedisLimiter(redis_client, fallback=LocalLimiter(), prefix=prefix)
+    limiter = RedisLimiter(redis_client, fallback=LocalLimiter(), prefix=prefix, timeout_s=5.0)
     await limiter.acquire("c", RateLimitPolicy(rate_per_s=2, burst=3))
     ttl = await redis_client.pttl(prefix + "c")
     assert 0 < ttl <= 500  # the TAT is one interval ahead: idle state, nothing to keep after it
@@ -239,7 +347,7 @@ async def test_redis_keys_expire_when_idle(redis_client: Redis, prefix: str) -> 
 
 @needs_redis
 async def test_redis_reloads_an_unknown_script(redis_client: Redis, prefix: str) -> None:
-    limiter = RedisLimiter(redis_client, fallback=LocalLimiter(), prefix=prefix)
+    limiter = RedisLimiter(redis_client, fallback=LocalLimiter(), prefix=prefix, timeout_s=5.0)
     real_sha = limiter.script.sha
     limiter.script.sha = "0" * 40  # as after SCRIPT FLUSH or a Redis restart: NOSCRIPT
     assert (await limiter.acquire("c", RateLimitPolicy(1, 1))).allowed
@@ -253,8 +361,12 @@ async def test_redis_two_instances_share_one_limit(prefix: str) -> None:
     rate, burst, seconds = 20, 5, 3.0
     policy = RateLimitPolicy(rate_per_s=rate, burst=burst)
     # Two clients (two connection pools), as two gateway processes would have.
-    clients = [limiter_redis(TEST_REDIS_URL), limiter_redis(TEST_REDIS_URL)]
-    limiters = [RedisLimiter(c, fallback=LocalLimiter(), prefix=prefix) for c in clients]
+    # Generous timeouts: 40 callers on a busy 2-core machine can wait longer than the hot path's
+    # 0.2 s for a script, and falling back to memory is not what this test is about.
+    clients = [limiter_redis(TEST_REDIS_URL, timeout_s=5.0) for _ in range(2)]
+    limiters = [
+        RedisLimiter(c, fallback=LocalLimiter(), prefix=prefix, timeout_s=5.0) for c in clients
+    ]
     loop = asyncio.get_running_loop()
     deadline = loop.time() + seconds
     admitted = refused = 0
@@ -460,3 +572,95 @@ async def test_real_redis_outage_and_recovery(prefix: str) -> None:
     finally:
         await client.aclose()
         await proxy.stop()
+
+
+# --- over HTTP ----------------------------------------------------------------------------------
+
+LATEST = "/gw/430100/bdc/records/latest"
+RECORD = {"cert_no": "BDC430100-2023-0000001", "owner_id_number": "11010519491231002X"}
+
+
+@pytest.fixture
+def redis_url() -> str | None:
+    """Which limiter the app gets: None for the per-process one; a test may parametrize it."""
+    return None
+
+
+@pytest.fixture
+def settings(settings: Settings, redis_url: str | None) -> Settings:
+    return settings if redis_url is None else settings.model_copy(update={"redis_url": redis_url})
+
+
+@pytest.fixture
+def upstream() -> respx.MockRouter:
+    router = respx.MockRouter(assert_all_called=False, base_url=UPSTREAM)
+    router.get("/records/latest").respond(200, json=RECORD)
+    return router
+
+
+@pytest.fixture
+def transport_factory(upstream: respx.MockRouter) -> TransportFactory:
+    return respx_transport(upstream)
+
+
+@pytest.fixture
+async def bdc(client: httpx.AsyncClient, admin_headers: dict[str, str]) -> None:
+    await onboard(client, admin_headers)
+
+
+async def _three_calls(
+    client: httpx.AsyncClient, grant_access: GrantAccess, **limits: float
+) -> list[httpx.Response]:
+    caller = await grant_access(("430100", "bdc"), **limits)
+    return [await client.get(LATEST, headers=caller) for _ in range(3)]
+
+
+@pytest.mark.usefixtures("bdc")
+async def test_the_default_policy_states_the_burst_over_http(
+    client: httpx.AsyncClient, grant_access: GrantAccess, app: FastAPI
+) -> None:
+    app.state.guard.limiter = LocalLimiter(clock=lambda: 1000.0)  # only the calls count
+    first = (await _three_calls(client, grant_access))[0]
+    assert first.status_code == 200
+    fields = _fields(first.headers)
+    # 50/s with a burst of 100: 99 are left after the first, and the policy holds them.
+    assert fields["RateLimit-Policy"] == {"q": 100, "w": 2, "xyb-burst": 100}
+    assert fields["RateLimit"] == {"r": 99, "t": 1}
+
+
+@pytest.mark.usefixtures("bdc")
+async def test_a_burst_then_a_refusal_over_http(
+    client: httpx.AsyncClient, grant_access: GrantAccess, app: FastAPI
+) -> None:
+    app.state.guard.limiter = LocalLimiter(clock=lambda: 1000.0)
+    answers = await _three_calls(client, grant_access, rate_per_s=0.1, burst=2)
+    assert [a.status_code for a in answers] == [200, 200, 429]
+    assert [_fields(a.headers)["RateLimit"] for a in answers] == [
+        {"r": 1, "t": 10},
+        {"r": 0, "t": 10},
+        {"r": 0, "t": 10},
+    ]
+    assert {str(_fields(a.headers)["RateLimit-Policy"]) for a in answers} == {
+        str({"q": 2, "w": 20, "xyb-burst": 2})
+    }
+    assert answers[2].headers["retry-after"] == "10"
+
+
+@pytest.mark.parametrize("redis_url", [pytest.param(TEST_REDIS_URL, marks=needs_redis)])
+@pytest.mark.usefixtures("bdc")
+async def test_the_fields_over_http_with_the_redis_limiter(
+    client: httpx.AsyncClient, grant_access: GrantAccess, app: FastAPI
+) -> None:
+    limiter = app.state.guard.limiter
+    assert isinstance(limiter, RedisLimiter)
+    # One request per 100 s on Redis' own clock: the test's pace cannot refill the bucket.
+    answers = await _three_calls(client, grant_access, rate_per_s=0.01, burst=2)
+    assert not limiter.degraded
+    assert [a.status_code for a in answers] == [200, 200, 429]
+    fields = [_fields(a.headers) for a in answers]
+    assert all(f["RateLimit-Policy"] == {"q": 2, "w": 200, "xyb-burst": 2} for f in fields)
+    assert [f["RateLimit"]["r"] for f in fields] == [1, 0, 0]
+    windows = [f["RateLimit"]["t"] for f in fields]
+    assert windows[0] == 100
+    assert windows == sorted(windows, reverse=True)  # time moves t down, requests never up
+    assert 1 <= windows[2] == int(answers[2].headers["retry-after"])
