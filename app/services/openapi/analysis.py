@@ -17,6 +17,7 @@ from app.services.openapi.parsing import OpenAPIVersion, check_version
 from app.services.openapi.patterns import pattern_problems
 from app.services.openapi.problems import DocProblem, pointer
 from app.services.openapi.refs import Parts, RefCheck, check_refs, replace_nodes
+from app.services.openapi.schema_notes import schema_warnings
 from app.services.openapi.spec_validation import spec_problems
 
 __all__ = [
@@ -626,14 +627,21 @@ def analyse(document: dict[str, Any], *, check_spec: bool = True) -> Analysis:
         )
 
     found: list[DocProblem] = []
-    checker_warnings: list[DocProblem] = []
+    # One walk of the document: cheap enough for the quick load too, whose warnings then match.
+    checker_warnings: list[DocProblem] = schema_warnings(document, version)
     costly: list[DocProblem] = []
     if check_spec:
         # Patterns RE2 cannot run and schemas that multiply the work of one check: what request
         # validation would otherwise find out the hard way (see keywords.py).
-        costly = [*pattern_problems(document, refs), *expansion_problems(document, refs)]
-        sanitized = replace_nodes(document, {ref.parts: {} for ref in refs.bad})
-        found, checker_warnings = spec_problems(document, sanitized, version)
+        multiplying = expansion_problems(document, refs)
+        costly = [*pattern_problems(document, refs), *multiplying]
+        if not multiplying:
+            # openapi-spec-validator walks allOf/anyOf/oneOf along every path, as validation
+            # would: a schema refused for multiplying the work would hold it for hours (2^n).
+            # Its findings wait until the document no longer multiplies.
+            sanitized = replace_nodes(document, {ref.parts: {} for ref in refs.bad})
+            found, spec_warnings = spec_problems(document, sanitized, version)
+            checker_warnings = [*spec_warnings, *checker_warnings]
     problems = _finish([*refs.problems, *analyser.problems, *costly, *found])
     return Analysis(
         version=version,

@@ -12,7 +12,10 @@ The validator classes of :mod:`validation` extend jsonschema's (OAS 3.0 and 3.1 
   ``$ref`` three: it also resolves a pointer), plus one per 32 entries it walks (``required``,
   ``properties``, object keys, hashed values), one per KiB of text a ``format`` reads, and one
   per 1,024 (text bytes x program size) of regex work, charged before the regex runs. Beyond
-  the limit :class:`BudgetExceeded` ends the validation.
+  the limit :class:`BudgetExceeded` ends the validation. A budget may also stop early: at the
+  event loop's share (:class:`MoveOffLoop`: the proxy finishes the validation in a worker
+  thread), at a deadline, or before one regex search bigger than :data:`MAX_REGEX_WORK`
+  (:class:`TooCostly`).
   This bounds what a document that multiplies work (``anyOf`` of ``anyOf``s, a recursive ``allOf``
   applying one schema twice per level) can make one request cost.
 - **Hashed ``enum``, ``const`` and ``uniqueItems``** with JSON equality (1 == 1.0, true != 1):
@@ -33,6 +36,7 @@ from __future__ import annotations
 
 import math
 import threading
+import time
 from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager
 from contextvars import ContextVar
@@ -49,7 +53,9 @@ from app.core.safe_regex import PatternRefused, SafePattern, compile_pattern, is
 __all__ = [
     "DEFAULT_BUDGET",
     "BudgetExceeded",
+    "MoveOffLoop",
     "PatternNotRun",
+    "TooCostly",
     "UnexpectedProperties",
     "ValidationBudget",
     "bounded_format_checker",
@@ -63,6 +69,12 @@ __all__ = [
 # Checks one validation of a document's own value may take (a default, a contract's example).
 DEFAULT_BUDGET = 50_000
 REGEX_WORK_PER_CHECK = 1024  # (text bytes x program size) per check: ~1-2 µs of RE2 at worst
+# One RE2 search runs to its end (it cannot be stopped half-way): at most this much work, about
+# half a second where RE2 falls back from its DFA to its NFA (~9 ns per byte and instruction,
+# e.g. a[ab]{999}c over 64 KB of text). A longer value is refused for that pattern.
+MAX_REGEX_WORK = 1 << 26
+# With a deadline, the clock is read every this many checks (a few milliseconds of work).
+CLOCK_EVERY = 1000
 ENTRIES_PER_CHECK = 32
 REF_CHECKS = 3  # a $ref also resolves a pointer and builds a resource: about three keywords' work
 FORMAT_BYTES_PER_CHECK = 1024
@@ -101,28 +113,75 @@ class UnexpectedProperties(ValidationError):
         self.names = names
 
 
+class TooCostly(Exception):
+    """Checking ``instance`` would take longer than the gateway allows (``reason`` says why)."""
+
+    def __init__(self, reason: str, instance: Any) -> None:
+        super().__init__(reason)
+        self.reason = reason
+        self.instance = instance
+
+
+class MoveOffLoop(Exception):
+    """The validation reached its share of the event loop (``pause_at`` checks): the caller runs
+    it again in a worker thread, where it has the whole budget."""
+
+
 class ValidationBudget:
-    """Checks left for one validation (see the module docstring for what costs what)."""
+    """Checks left for one validation (see the module docstring for what costs what).
 
-    __slots__ = ("limit", "spent")
+    The hot path compares ``spent`` with one number, ``stop``: the nearest of the limit, the
+    event loop's share (``pause_at``) and the next look at the clock (``deadline``, a
+    ``time.monotonic()`` value, looked at every :data:`CLOCK_EVERY` checks).
+    """
 
-    def __init__(self, limit: int) -> None:
+    __slots__ = ("deadline", "limit", "pause_at", "spent", "stop")
+
+    def __init__(
+        self, limit: int, *, pause_at: int | None = None, deadline: float | None = None
+    ) -> None:
         self.limit = limit
         self.spent = 0
+        self.pause_at = pause_at
+        self.deadline = deadline
+        self.stop = self._next_stop()
+
+    def _next_stop(self) -> int:
+        stop = self.limit
+        if self.pause_at is not None:
+            stop = min(stop, self.pause_at)
+        if self.deadline is not None:
+            stop = min(stop, self.spent + CLOCK_EVERY)
+        return stop
 
     def spend(self, checks: int, instance: Any) -> None:
         self.spent += checks
+        if self.spent > self.stop:
+            self.checkpoint(instance)
+
+    def checkpoint(self, instance: Any) -> None:
+        """``spent`` passed ``stop``: over the limit, the loop's share, or time to look."""
         if self.spent > self.limit:
             raise BudgetExceeded(self.limit, instance)
+        if self.pause_at is not None and self.spent > self.pause_at:
+            raise MoveOffLoop
+        if self.deadline is not None and time.monotonic() > self.deadline:
+            raise TooCostly(
+                "took longer than the gateway's time for validating a request", instance
+            )
+        self.stop = self._next_stop()
 
 
 _BUDGET: ContextVar[ValidationBudget | None] = ContextVar("xyb_validation_budget", default=None)
 
 
 @contextmanager
-def validation_budget(limit: int) -> Iterator[ValidationBudget]:
-    """Validations run inside share one budget of ``limit`` checks (innermost wins)."""
-    budget = ValidationBudget(limit)
+def validation_budget(
+    limit: int, *, pause_at: int | None = None, deadline: float | None = None
+) -> Iterator[ValidationBudget]:
+    """Validations run inside share one budget of ``limit`` checks (innermost wins); with
+    ``pause_at`` they stop there (:class:`MoveOffLoop`), with ``deadline`` at that time."""
+    budget = ValidationBudget(limit, pause_at=pause_at, deadline=deadline)
     token = _BUDGET.set(budget)
     try:
         yield budget
@@ -138,6 +197,9 @@ def _spend(checks: int, instance: Any) -> None:
 
 def _regex_charge(instance: Any) -> Callable[[int], None]:
     def charge(work: int) -> None:
+        if work > MAX_REGEX_WORK:
+            # One search cannot be interrupted once it runs: refuse it before it starts.
+            raise TooCostly("is too long to be checked against its pattern", instance)
         _spend(work // REGEX_WORK_PER_CHECK, instance)
 
     return charge
@@ -536,6 +598,26 @@ def _format(original: Keyword) -> Keyword:
     return format_
 
 
+# -- OpenAPI 3.0's nullable ------------------------------------------------------------------------
+
+
+def _nullable_type(original: Keyword) -> Keyword:
+    """OpenAPI 3.0's ``type`` (which admits null beside ``nullable: true``), its errors naming
+    ``"null"`` among the wanted types then, so messages need not know the dialect: in 3.1
+    ``nullable`` means nothing, and a message saying "or null" would be false."""
+
+    def type_(validator: Any, types: Any, instance: Any, schema: Any) -> Iterator[ValidationError]:
+        nullable = isinstance(schema, Mapping) and schema.get("nullable") is True
+        for error in original(validator, types, instance, schema):
+            if nullable:
+                wanted = [types] if isinstance(types, str) else list(types)
+                error.validator = "type"
+                error.validator_value = [*wanted, "null"]
+            yield error
+
+    return type_
+
+
 # -- the validator classes -------------------------------------------------------------------------
 
 _REPLACEMENTS: dict[str, Keyword] = {
@@ -573,20 +655,26 @@ def _counted(name: str, function: Keyword) -> Keyword:
         budget = _BUDGET.get()
         if budget is not None:
             budget.spent += weight
-            if budget.spent > budget.limit:
-                raise BudgetExceeded(budget.limit, instance)
+            if budget.spent > budget.stop:
+                budget.checkpoint(instance)
         return function(validator, value, instance, schema)
 
     return counted
 
 
-def bounded_validator_class(base: Any) -> Any:
-    """``base`` (a jsonschema validator class) with the keywords above, every keyword counted."""
+def bounded_validator_class(base: Any, *, nullable: bool = False) -> Any:
+    """``base`` (a jsonschema validator class) with the keywords above, every keyword counted.
+
+    ``nullable``: ``base`` is OpenAPI 3.0's, whose ``type`` admits null beside ``nullable: true``
+    (its errors then name null among the types wanted).
+    """
     keywords: dict[str, Keyword] = {}
     for name, function in base.VALIDATORS.items():
         if name in _REPLACEMENTS:
             function = _REPLACEMENTS[name]
         elif name == "format":
             function = _format(function)
+        elif name == "type" and nullable:
+            function = _nullable_type(function)
         keywords[name] = _counted(name, function)
     return extend(base, keywords)  # type: ignore[no-untyped-call]  # jsonschema leaves it untyped

@@ -8,13 +8,15 @@ first: code generators refuse identifiers that start with a digit), with every
 to 3.1 (``nullable`` becomes a ``"null"`` type, boolean ``exclusiveMinimum``/``exclusiveMaximum``
 become numbers). The services' own servers, security requirements and security schemes are
 dropped: callers authenticate to the gateway, which calls the services itself.
+:func:`drop_unused_components` removes the components no operation reaches; the documents the
+gateway serves go through it (``app.gateway.openapi_doc``).
 """
 
 from __future__ import annotations
 
 import copy
 import re
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -23,7 +25,13 @@ from app.services.openapi.parsing import check_version
 from app.services.openapi.problems import fragment_parts, pointer, resolve_pointer
 from app.services.openapi.refs import NAME_MAPS
 
-__all__ = ["COMPONENT_SECTIONS", "MergeInput", "merge_documents", "service_document"]
+__all__ = [
+    "COMPONENT_SECTIONS",
+    "MergeInput",
+    "drop_unused_components",
+    "merge_documents",
+    "service_document",
+]
 
 COMPONENT_SECTIONS = (
     "schemas",
@@ -198,9 +206,9 @@ class _Service:
         if schema.pop("nullable", None) is True:
             declared = schema.get("type")
             if isinstance(declared, str):
+                # OpenAPI 3.0.3: nullable adds null to the type only; an enum without null
+                # still refuses it, as request validation does. So the enum stays as written.
                 schema["type"] = [declared, "null"]
-                if isinstance(schema.get("enum"), list) and None not in schema["enum"]:
-                    schema["enum"].append(None)
         for bound, exclusive in (("minimum", "exclusiveMinimum"), ("maximum", "exclusiveMaximum")):
             flag = schema.get(exclusive)
             if flag is True and bound in schema:
@@ -353,6 +361,58 @@ def _merge(
     if components:
         document["components"] = {s: components[s] for s in COMPONENT_SECTIONS if s in components}
     return document
+
+
+def _component_refs(node: Any) -> Iterator[tuple[str, str]]:
+    """(section, name) of every ``#/components/...`` reference under ``node``, discriminator
+    mappings included (data such as examples may name some too: kept then, never lost)."""
+    stack = [node]
+    while stack:
+        current = stack.pop()
+        if isinstance(current, list):
+            stack.extend(current)
+            continue
+        if not isinstance(current, dict):
+            continue
+        for value in current.values():
+            if not isinstance(value, str):
+                stack.append(value)
+            elif value.startswith("#/components/"):
+                try:
+                    parts = fragment_parts(value[1:])
+                except ValueError:
+                    continue
+                if len(parts) >= 3:
+                    yield parts[1], parts[2]
+
+
+def drop_unused_components(document: dict[str, Any]) -> None:
+    """Remove the components that nothing outside ``components`` reaches, in place.
+
+    Security schemes stay: requirements name them, not references.
+    """
+    components = document.get("components")
+    if not isinstance(components, dict):
+        return
+    reached: set[tuple[str, str]] = set()
+    pending: list[Any] = [value for key, value in document.items() if key != "components"]
+    while pending:
+        for section, name in _component_refs(pending.pop()):
+            entries = components.get(section)
+            if (section, name) in reached or not isinstance(entries, dict) or name not in entries:
+                continue
+            reached.add((section, name))
+            pending.append(entries[name])
+    for section in COMPONENT_SECTIONS:
+        entries = components.get(section)
+        if not isinstance(entries, dict):
+            continue
+        for name in [n for n in entries if (section, n) not in reached]:
+            del entries[name]
+        if not entries:
+            del components[section]
+    if not components:
+        del document["components"]
 
 
 def merge_documents(

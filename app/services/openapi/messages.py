@@ -172,9 +172,6 @@ def _types_of(alternatives: list[list[ValidationError]], depth: int) -> Validati
             return None
         value = errors[0].validator_value
         wanted = [value] if isinstance(value, str) else value if isinstance(value, list) else []
-        schema = errors[0].schema
-        if isinstance(schema, dict) and schema.get("nullable") is True:
-            wanted = [*wanted, "null"]
         names.extend(name for name in wanted if name not in names)
     first = alternatives[0][0]
     return ValidationError(
@@ -263,9 +260,7 @@ def _predicate(error: ValidationError) -> str:
     """A predicate for the value the error is about: "must be an integer"."""
     kind = error.validator
     value: Any = error.validator_value
-    if kind == "type":
-        if isinstance(error.schema, dict) and error.schema.get("nullable") is True:
-            value = [value, "null"] if isinstance(value, str) else [*value, "null"]
+    if kind == "type":  # OpenAPI 3.0's nullable is among the types (keywords._nullable_type)
         return f"must be {_types(value)}"
     if kind in ("minimum", "maximum", "exclusiveMinimum", "exclusiveMaximum"):
         return _bound(error)
@@ -277,6 +272,8 @@ def _predicate(error: ValidationError) -> str:
         text = str(value)
         return f"must match the pattern {text if len(text) <= 120 else text[:119] + '…'}"
     if kind == "enum":
+        if isinstance(value, list) and not value:
+            return "cannot have any value: the schema's enum lists none"
         return f"must be one of {_one_of(value)}"
     if kind == "const":
         return f"must be {_show(value)}"
@@ -316,6 +313,8 @@ def _predicate(error: ValidationError) -> str:
         return "has a property name that is not allowed"
     if kind == "$ref" or kind == "$dynamicRef":
         return "does not fit the referenced schema"
+    if kind is None:  # a `false` schema: nothing is allowed there
+        return "is not allowed by the schema"
     return f"does not fit the schema ({kind})"
 
 

@@ -17,6 +17,7 @@ import datetime as dt
 import json
 import math
 import re
+from collections.abc import Iterator
 from typing import Any, Literal
 
 import yaml
@@ -30,6 +31,7 @@ __all__ = [
     "DEFAULT_MAX_NODES",
     "OpenAPIVersion",
     "check_version",
+    "document_title",
     "parse_document",
 ]
 
@@ -493,3 +495,85 @@ def parse_document(
     if duplicates or problems:
         raise DocumentRefused([*duplicates, *problems])
     return document
+
+
+def document_title(raw: bytes) -> str | None:
+    """The document's ``info.title``, or None when it has none (or cannot be read that far).
+
+    ``xyb onboard`` names a service by it. Only what comes before the title is read: as JSON, or
+    as a stream of YAML events from libyaml (where present), which never expands an alias nor
+    builds a value, so neither a large document (a 3 MB one took the pure-Python loader 9 s) nor
+    one built to explode costs anything here; a value before the title nested deeper than
+    :data:`DEFAULT_MAX_DEPTH` ends the search. The gateway parses the whole document itself.
+    """
+    try:
+        text = raw.decode("utf-8").removeprefix("\ufeff")
+    except UnicodeDecodeError:
+        return None
+    if text.lstrip()[:1] == "{":
+        try:
+            document = json.loads(text)
+        except (ValueError, RecursionError):
+            document = None
+        if isinstance(document, dict):
+            info = document.get("info")
+            title = info.get("title") if isinstance(info, dict) else None
+            return _title(title) if isinstance(title, str) else None
+    return _yaml_title(text)
+
+
+def _title(text: str) -> str | None:
+    return text.strip() or None
+
+
+_START = (yaml.MappingStartEvent, yaml.SequenceStartEvent)
+_END = (yaml.MappingEndEvent, yaml.SequenceEndEvent)
+
+
+class _TooDeep(Exception):
+    """A value before the title is nested deeper than the gateway accepts."""
+
+
+def _skip(event: yaml.Event, events: Iterator[yaml.Event]) -> None:
+    """Read past the value that starts with ``event`` (iteratively: no recursion).
+
+    A value nested deeper than the gateway's limit ends the search (the gateway refuses such a
+    document anyway): the pure-Python scanner slows down with every level it keeps open, and
+    libyaml stops at 1,000 levels, so both loaders give up at the same place.
+    """
+    depth = 1 if isinstance(event, _START) else 0
+    while depth:
+        following = next(events)
+        if isinstance(following, _START):
+            depth += 1
+            if depth > DEFAULT_MAX_DEPTH:
+                raise _TooDeep
+        elif isinstance(following, _END):
+            depth -= 1
+
+
+def _mapping_value(events: Iterator[yaml.Event], wanted: str) -> yaml.Event | None:
+    """In a mapping whose start was just read: the first event of ``wanted``'s value, or None."""
+    while True:
+        key = next(events)
+        if not isinstance(key, yaml.ScalarEvent):
+            return None  # the end of the mapping, or a key that is no plain text
+        value = next(events)
+        if key.value == wanted:
+            return value
+        _skip(value, events)
+
+
+def _yaml_title(text: str) -> str | None:
+    events = iter(yaml.parse(text, Loader=_SafeLoader))
+    try:
+        for expected in (yaml.StreamStartEvent, yaml.DocumentStartEvent, yaml.MappingStartEvent):
+            if not isinstance(next(events), expected):
+                return None
+        info = _mapping_value(events, "info")
+        if not isinstance(info, yaml.MappingStartEvent):
+            return None
+        title = _mapping_value(events, "title")
+        return _title(title.value) if isinstance(title, yaml.ScalarEvent) else None
+    except (yaml.YAMLError, StopIteration, _TooDeep):
+        return None

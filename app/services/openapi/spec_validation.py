@@ -199,7 +199,7 @@ class _BoundedDefault(ValueValidator):
 
 
 class _V30Default(_BoundedDefault):
-    value_validator_cls = bounded_validator_class(OAS30Validator)
+    value_validator_cls = bounded_validator_class(OAS30Validator, nullable=True)
     value_validator_format_checker = bounded_format_checker(oas30_format_checker)
 
 
@@ -317,15 +317,24 @@ def _parameter_schemas(parameters: Any, parts: Parts) -> Iterator[Parts]:
 _LISTED = re.compile(r"\[(.*)\]")
 
 
+def _undeclared_required(error: ExtraParametersError, parts: Parts, node: Any) -> DocProblem:
+    """A warning, not a problem: JSON Schema lets ``required`` name a property that no
+    ``properties`` declares (any value then fits it), and real documents do so."""
+    match = _LISTED.search(str(error.message))
+    names = sorted(n.strip() for n in match.group(1).replace("'", "").split(",")) if match else []
+    listed = ", ".join(names) or "some properties"
+    one = len(names) == 1
+    return DocProblem(
+        pointer((*parts, "required")) if isinstance(node, dict) else pointer(parts),
+        f"The schema requires {listed}, which neither it nor its allOf members declare in"
+        f" properties. JSON Schema allows this: {'it is' if one else 'they are'} required with"
+        f" any value. Declare {'it' if one else 'them'} in properties to have"
+        f" {'its value' if one else 'their values'} checked.",
+    )
+
+
 def _keyword_problems(error: ValidationError, parts: Parts, node: Any) -> Iterator[DocProblem]:
-    if isinstance(error, ExtraParametersError):
-        match = _LISTED.search(str(error.message))
-        names = match.group(1).replace("'", "") if match else "some properties"
-        yield DocProblem(
-            pointer((*parts, "required")) if isinstance(node, dict) else pointer(parts),
-            f"The schema requires properties it does not define: {names}.",
-        )
-    elif isinstance(error, OpenAPIValidationError):
+    if isinstance(error, OpenAPIValidationError):
         yield from _sentences(error, parts)
     else:  # a default value that does not fit its schema
         where = (*parts, "default") if isinstance(node, dict) and "default" in node else parts
@@ -375,7 +384,10 @@ def spec_problems(
         node = _node_at(sanitized, parts)
         try:
             for error in schema_validator(target):
-                problems.extend(_keyword_problems(error, parts, node))
+                if isinstance(error, ExtraParametersError):
+                    warnings.append(_undeclared_required(error, parts, node))
+                else:
+                    problems.extend(_keyword_problems(error, parts, node))
         except RecursionError:
             warnings.append(
                 DocProblem(

@@ -45,9 +45,12 @@ from referencing.jsonschema import DRAFT4, DRAFT202012
 
 from app.services.openapi.analysis import OperationSpec, ParameterSpec
 from app.services.openapi.coercion import NOT_CONVERTED, SchemaShape, coerce_scalar, shape_of
+from app.services.openapi.directions import directional_view
 from app.services.openapi.keywords import (
     BudgetExceeded,
+    MoveOffLoop,
     PatternNotRun,
+    TooCostly,
     bounded_format_checker,
     bounded_validator_class,
     cheap_repr_instance,
@@ -156,7 +159,7 @@ _OAS30_PLAIN: Any = extend(  # type: ignore[no-untyped-call]  # jsonschema leave
     {keyword: Draft4Validator.VALIDATORS[keyword] for keyword in ("allOf", "anyOf", "oneOf")},
 )
 _CLASSES: dict[OpenAPIVersion, Any] = {
-    "3.0": bounded_validator_class(_OAS30_PLAIN),
+    "3.0": bounded_validator_class(_OAS30_PLAIN, nullable=True),
     "3.1": bounded_validator_class(OAS31Validator),
 }
 
@@ -230,6 +233,15 @@ def _errors_from(validator: Validator, instance: Any, base: str, limit: int) -> 
                     found.append(field_error)
     except RecursionError:
         return [FieldError(base, "is nested too deeply to validate")]
+    except MoveOffLoop:
+        raise  # the proxy runs the whole validation again in a worker thread
+    except TooCostly as exc:
+        return [
+            FieldError(
+                _locate(instance, exc.instance, base),
+                f"was not checked: it {exc.reason}; send a smaller value",
+            )
+        ]
     except BudgetExceeded as exc:
         return [
             FieldError(
@@ -552,8 +564,15 @@ class RequestValidator:
         headers: Mapping[str, str],
         content_type: str | None,
         body: bytes,
+        pause_at: int | None = None,
+        deadline: float | None = None,
     ) -> list[FieldError]:
         """Everything wrong with a request (at most MAX_REQUEST_ERRORS); empty when it is valid.
+
+        With ``pause_at``, :class:`MoveOffLoop` is raised once the validation has taken that many
+        checks (the proxy then validates again in a worker thread, without it); with
+        ``deadline`` (a ``time.monotonic()`` value) a validation still running then stops with
+        an error where it was.
 
         ``query`` is the decoded pairs in order (a key may repeat); ``headers`` has lower-case
         names. Undocumented query parameters and headers are allowed. Never raises: should the
@@ -563,8 +582,12 @@ class RequestValidator:
         errors: list[FieldError] = []
         size = len(body) + sum(len(k) + len(v) for k, v in query)
         try:
-            with validation_budget(max(REQUEST_BUDGET, BUDGET_PER_BYTE * size)):
+            with validation_budget(
+                max(REQUEST_BUDGET, BUDGET_PER_BYTE * size), pause_at=pause_at, deadline=deadline
+            ):
                 self._validate(path_params, query, headers, content_type, body, errors)
+        except MoveOffLoop:
+            raise
         except Exception as exc:  # a bug here must be a rejected request, not a 500
             log.error(
                 "validating a request to %s failed: %s",
@@ -696,12 +719,15 @@ def compile_validator(
     document: Mapping[str, Any], operation: OperationSpec, version: OpenAPIVersion
 ) -> RequestValidator:
     """A request validator for one operation of an analysed document without problems."""
-    return _compile(operation, document_resolver(document, version), version)
+    return compile_validators(document, [operation], version)[operation.operation_id]
 
 
 def compile_validators(
     document: Mapping[str, Any], operations: Iterable[OperationSpec], version: OpenAPIVersion
 ) -> dict[str, RequestValidator]:
-    """Validators for many operations of one document (sharing its registry), by operationId."""
-    resolver = document_resolver(document, version)
+    """Validators for many operations of one document (sharing its registry), by operationId.
+
+    Requests are held to the document as a request sees it: a ``readOnly`` property is not
+    required in one (see :mod:`directions`)."""
+    resolver = document_resolver(directional_view(document, version, "request"), version)
     return {op.operation_id: _compile(op, resolver, version) for op in operations}

@@ -566,14 +566,6 @@ def test_each_problem_with_its_pointer(
             {"type": "integer", "default": "one"},
             DocProblem("/components/schemas/Pet/default", "The default value must be an integer."),
         ),
-        (
-            "3.1.0",
-            {"type": "object", "required": ["id"], "allOf": [{"properties": {"name": {}}}]},
-            DocProblem(
-                "/components/schemas/Pet/required",
-                "The schema requires properties it does not define: id.",
-            ),
-        ),
     ],
 )
 def test_schema_problems_found_by_the_spec_validator(

@@ -131,6 +131,28 @@ def test_a_schema_that_doubles_per_level_is_refused_where_it_multiplies() -> Non
     assert f"The gateway accepts at most {MAX_IN_PLACE:,}" in found[0].message
 
 
+def test_a_multiplying_allof_chain_is_refused_without_the_spec_validators_walk(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """openapi-spec-validator collects allOf members along every path: 2^n for this chain (18
+    levels held a core for ten minutes). Such a document is refused before it runs."""
+    from app.services.openapi import analysis
+
+    def never(*args: Any) -> Any:
+        raise AssertionError("the spec validator walked a schema refused for multiplying")
+
+    monkeypatch.setattr(analysis, "spec_problems", never)
+    levels = 40
+    schemas: dict[str, Any] = {
+        f"S{i}": {"allOf": [{"$ref": f"#/components/schemas/S{i + 1}"}] * 2} for i in range(levels)
+    }
+    schemas[f"S{levels}"] = {"type": "string"}
+    schemas["Body"] = {"$ref": "#/components/schemas/S0"}
+    found = problems(document(schemas))
+    assert len(found) == 1
+    assert "schemas: its allOf/anyOf/oneOf members and $refs repeat" in found[0].message
+
+
 def test_ordinary_composition_is_accepted() -> None:
     schemas: dict[str, Any] = {
         "Base": {"type": "object", "properties": {"id": {"type": "integer"}}},
