@@ -18,7 +18,12 @@ import httpx
 from tests.log_guard import check_output
 
 # Settings whose values no line of a live server's output may show.
-SECRET_SETTINGS = ("XYB_ADMIN_TOKEN", "XYB_DATA_KEY", "XYB_METRICS_TOKEN")
+SECRET_SETTINGS = (
+    "XYB_ADMIN_TOKEN",
+    "XYB_DATA_KEY",
+    "XYB_METRICS_TOKEN",
+    "XYB_ENTERPRISE_REGISTER_TOKEN",
+)
 
 
 def free_port() -> int:

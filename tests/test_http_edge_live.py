@@ -323,7 +323,7 @@ def test_the_documents_name_the_gateways_own_address_whatever_the_host(
     # Development's default XYB_PUBLIC_URL: the address `xyb serve --port` binds.
     public_url = gateway.url
     discovery = httpx.get(
-        f"{gateway.url}/.well-known/openid-configuration", headers={"Host": host}
+        f"{gateway.url}/.well-known/oauth-authorization-server", headers={"Host": host}
     ).json()
     assert discovery["jwks_uri"] == f"{public_url}/.well-known/jwks.json"
     assert discovery["token_endpoint"] == f"{public_url}/identity/token"

@@ -279,3 +279,37 @@ def test_uvicorn_options_trust_exactly_the_configured_proxies() -> None:
 def test_trusted_proxies_are_addresses_or_networks(value: str) -> None:
     with pytest.raises(ValueError, match="not an IP address or network"):
         Settings(trusted_proxies=value)
+
+
+# A request that arrived whole is answered even when the bytes after it are refused: the caller
+# must learn that its POST was handled (it reached the upstream), or it may send it again.
+async def test_garbage_after_a_whole_request_is_refused_after_its_answer(
+    server: Callable[..., Server],
+) -> None:
+    s = server()
+    s.feed(request(body=b"{}") + b"GARBAGE\r\n\r\n")  # one read: Content-Length 2, then more
+    assert await s.answers(2) == [b"HTTP/1.1 200 OK", b"HTTP/1.1 400 Bad Request"]
+    assert [seen["body"] for seen in s.seen] == [b"{}"]
+    assert s.transport.eof  # then no more answers on this connection
+
+
+async def test_a_pipelined_head_over_the_limit_waits_for_the_earlier_answer(
+    server: Callable[..., Server],
+) -> None:
+    s = server()
+    s.feed(request(body=b"{}") + request(b"X-Big: " + b"a" * 3000))
+    assert await s.answers(2) == [
+        b"HTTP/1.1 200 OK",
+        b"HTTP/1.1 431 Request Header Fields Too Large",
+    ]
+    assert len(s.seen) == 1
+
+
+async def test_a_pipelined_body_that_breaks_off_is_dropped_after_the_earlier_answer(
+    server: Callable[..., Server],
+) -> None:
+    s = server()
+    broken = b"POST /y HTTP/1.1\r\nHost: t\r\nTransfer-Encoding: chunked\r\n\r\n4\r\nabcd\r\nzz\r\n"
+    s.feed(request(body=b"{}") + broken)
+    assert await s.answers(2) == [b"HTTP/1.1 200 OK", b"HTTP/1.1 400 Bad Request"]
+    assert [seen["path"] for seen in s.seen] == ["/x"]  # /y never reached the app

@@ -3,15 +3,18 @@
 A connector carries one request to one upstream and returns the upstream's answer. The gateway
 does everything else (routing, validation, breaker, counting); connectors stay small.
 
-Errors::
+Errors, with whose fault each is (the problem's ``fault``, the access event's outcome)::
 
     ConnectorError                 a technical failure: the upstream gave no usable answer
-    ├── UpstreamUnavailable        503: could not reach it (refused, DNS, no route, pool exhausted)
-    │   ├── CircuitOpen            503: not called, its breaker is open (Retry-After)
-    │   └── UpstreamBusy           503: not called, its concurrency cap is reached
-    ├── UpstreamTimeout            504: no complete answer within the service's timeout
-    └── UpstreamBadResponse        502: an answer that is not valid HTTP, is cut short, is too
-                                   large, or declares JSON and is not JSON
+    ├── UpstreamUnavailable        503 upstream: could not reach it (refused, DNS, no route, pool
+    │   │                          exhausted, an address no upstream may have)
+    │   ├── CircuitOpen            503 upstream: not called, its breaker is open after repeated
+    │   │                          failures of the upstream (Retry-After)
+    │   └── UpstreamBusy           503 gateway: not called, the gateway's cap on calls in flight
+    │                              to it is reached (the gateway's capacity, not the city's fault)
+    ├── UpstreamTimeout            504 upstream: no complete answer within the service's timeout
+    └── UpstreamBadResponse        502 upstream: an answer that is not valid HTTP, is cut short,
+                                   is too large, or declares JSON and is not JSON
 
 Logical errors are not exceptions: an upstream's own answer (a 404, a 500 with its error body)
 is returned as an :class:`UpstreamResponse` and passed through unchanged, marked with a header
@@ -46,7 +49,9 @@ UPSTREAM_BUSY = register_problem_type(
     "upstream-busy",
     503,
     "Upstream at capacity",
-    "The service's cap on concurrent calls is reached; the upstream was not called.",
+    "The gateway's cap on concurrent calls to this service is reached; the upstream was not"
+    " called. Retry shortly.",
+    fault="gateway",
 )
 UPSTREAM_TIMEOUT = register_problem_type(
     "upstream-timeout",

@@ -19,6 +19,10 @@ from app.connectors.base import (
     UpstreamUnavailable,
 )
 
+# httpx's classes, which wrap the transport's own exception (lossily under httpx-aiohttp): a log
+# line names the original when there is one (describe_exception(..., wrappers=HTTPX_WRAPPERS)).
+HTTPX_WRAPPERS: tuple[type[BaseException], ...] = (httpx.HTTPError,)
+
 
 def _chain(exc: BaseException) -> list[BaseException]:
     chain = [exc]
@@ -53,7 +57,7 @@ def map_transport_error(exc: BaseException, *, service: str, timeout: float) -> 
     chain = _chain(exc)
     # httpx-aiohttp translates lossily (a refusal or a reset arrives as ConnectTimeout): judge
     # by the original exceptions first, and by httpx's classes only when nothing else is known.
-    originals = [e for e in chain if not isinstance(e, httpx.HTTPError)]
+    originals = [e for e in chain if not isinstance(e, HTTPX_WRAPPERS)]
     for candidates in (originals, chain):
         error = _classify(candidates, service, timeout)
         if error is not None:

@@ -30,10 +30,14 @@ HOP_BY_HOP = frozenset(
 # cookies, and identity headers only the gateway may set.
 CALLER_PRIVATE = frozenset({"authorization", "cookie", "x-request-id", "forwarded"})
 GATEWAY_PREFIXES = ("x-xyb-", "x-forwarded-", "x-real-ip")
-# What some upstream frameworks read instead of the request's own method, URL or host (an upstream
-# honouring them would run another operation than the one the grant allowed and the gateway
-# checked), where the request came from (address-based trust), and Expect (100-continue is the
-# gateway's business with its caller, not the upstream's).
+# What some upstream frameworks and the proxies in front of them read instead of the request's
+# own method, URL, host or scheme (an upstream honouring them would run another operation than
+# the one the grant allowed and the gateway checked: IIS URL Rewrite's X-Original-URL and
+# X-MS-Original-URL, WebDAV's Destination for MOVE and COPY, Envoy's x-envoy-* that set its path,
+# retries and timeouts, IIS ARR's X-ARR-SSL and X-ARR-ClientCert that claim TLS and a client
+# certificate), where the request came from (address-based trust), and two that are hop by hop
+# in practice: Expect (100-continue is the gateway's business with its caller) and Max-Forwards
+# (a count the gateway does not decrement).
 OVERRIDES = frozenset(
     {
         "x-http-method-override",
@@ -42,19 +46,31 @@ OVERRIDES = frozenset(
         "x-original-method",
         "x-original-url",
         "x-original-uri",
+        "x-original-host",
         "x-rewrite-url",
+        "x-rewrite-uri",
         "x-override-url",
+        "x-ms-original-url",
+        "x-http-destinationurl",
+        "destination",
         "x-host",
+        "front-end-https",
         "x-client-ip",
         "x-cluster-client-ip",
         "x-originating-ip",
         "x-remote-ip",
         "x-remote-addr",
+        "x-proxyuser-ip",
+        "x-original-forwarded-for",
         "true-client-ip",
         "client-ip",
+        "cf-connecting-ip",
+        "fastly-client-ip",
         "expect",
+        "max-forwards",
     }
 )
+OVERRIDE_PREFIXES = ("x-envoy-", "x-arr-")
 
 
 def _connection_listed(headers: Sequence[tuple[str, str]]) -> frozenset[str]:
@@ -73,7 +89,7 @@ def forwardable_request_headers(headers: Sequence[tuple[str, str]]) -> list[tupl
         lower = name.lower()
         if lower in HOP_BY_HOP or lower in CALLER_PRIVATE or lower in OVERRIDES or lower in listed:
             continue
-        if lower.startswith(GATEWAY_PREFIXES):
+        if lower.startswith(GATEWAY_PREFIXES) or lower.startswith(OVERRIDE_PREFIXES):
             continue
         out.append((lower, value))
     return out

@@ -1,8 +1,9 @@
 """Errors as RFC 9457 problem details (``application/problem+json``).
 
 Every error the gateway makes is one of the problem types registered here. A problem names where
-the fault lies (``fault``): the ``caller`` (4xx), the ``gateway`` (500) or the ``upstream``
-(502/503/504). ``instance`` is the request id, so a caller can quote it to an operator.
+the fault lies (``fault``): the ``caller`` (4xx), the ``gateway`` (500, and the 503 of a full
+concurrency cap) or the ``upstream`` (502/503/504). ``instance`` is the request id, so a caller
+can quote it to an operator.
 
 The exception tree::
 
@@ -21,6 +22,9 @@ The exception tree::
     ├── HeaderFieldsTooLarge          431, a request head over the size or field-count limit
     ├── InternalError                 500
     └── ServiceUnavailable            503 (the gateway itself is not ready)
+
+An error class may set ``media_type``: the token endpoint's errors are the same documents sent as
+``application/json``, as OAuth 2.0 (RFC 6749 §5.2) requires of them.
 
 Pointers in ``errors`` are RFC 6901 JSON pointers into the request seen as one document,
 ``{"body": ..., "query": ..., "path": ..., "header": ..., "cookie": ...}``: ``/body/items/0/name``,
@@ -58,6 +62,8 @@ class ProblemType:
     status: int
     title: str
     description: str
+    # Whose fault, when the status alone says it wrong (a 503 of the gateway's own capacity).
+    declared_fault: Fault | None = None
 
     @property
     def uri(self) -> str:
@@ -66,6 +72,8 @@ class ProblemType:
 
     @property
     def fault(self) -> Fault:
+        if self.declared_fault is not None:
+            return self.declared_fault
         if self.status in (502, 503, 504) and self.slug.startswith("upstream-"):
             return "upstream"
         return "caller" if self.status < 500 else "gateway"
@@ -74,11 +82,14 @@ class ProblemType:
 PROBLEM_TYPES: dict[str, ProblemType] = {}
 
 
-def register_problem_type(slug: str, status: int, title: str, description: str) -> ProblemType:
-    """Register a problem type; slugs are unique and become part of the public API."""
+def register_problem_type(
+    slug: str, status: int, title: str, description: str, *, fault: Fault | None = None
+) -> ProblemType:
+    """Register a problem type; slugs are unique and become part of the public API. ``fault``
+    overrides whose fault the status implies."""
     if slug in PROBLEM_TYPES:
         raise ValueError(f"problem type {slug!r} registered twice")
-    problem = ProblemType(slug, status, title, description)
+    problem = ProblemType(slug, status, title, description, fault)
     PROBLEM_TYPES[slug] = problem
     return problem
 
@@ -193,6 +204,7 @@ class GatewayError(Exception):
     """Base of the errors the gateway makes; rendered as problem+json by one handler."""
 
     problem: ClassVar[ProblemType] = INTERNAL_ERROR
+    media_type: ClassVar[str] = PROBLEM_MEDIA_TYPE
 
     def __init__(
         self,
@@ -305,15 +317,16 @@ def problem_response(
     instance: str | None,
     headers: Mapping[str, str] | None = None,
     extensions: Mapping[str, Any] | None = None,
+    media_type: str = PROBLEM_MEDIA_TYPE,
 ) -> Response:
-    """A complete problem+json response."""
+    """A complete problem+json response (``media_type`` only for the token endpoint's errors)."""
     content = json.dumps(
         problem_body(problem, detail, instance, extensions), ensure_ascii=False, default=str
     ).encode("utf-8")
     return Response(
         content,
         status_code=problem.status,
-        media_type=PROBLEM_MEDIA_TYPE,
+        media_type=media_type,
         headers=dict(headers) if headers else None,
     )
 
@@ -370,6 +383,7 @@ async def _gateway_error_handler(request: Request, exc: Exception) -> Response:
         instance=request_id_of(request.scope),
         headers=exc.headers,
         extensions=exc.extensions,
+        media_type=exc.media_type,
     )
 
 

@@ -19,6 +19,14 @@ These answers, and the 400 for bytes that are not HTTP/1.1, are problem+json
 answering, the server stops writing and drops what the caller is still sending for a moment
 (a "lingering close"), so the answer is read rather than lost to a TCP reset.
 
+A refusal never cuts off the answer to a request that arrived whole. Bytes after a complete
+request are the next request (``Content-Length: 2`` and ``{}GARBAGE`` in one packet is a POST
+and a malformed second request); that POST is already in the app, perhaps at a city system, and
+a caller that never sees its answer may send it again. So the refusal waits: the requests that
+arrived whole are answered in order, then the 400 (431, ...) is written and the connection
+closes. Only a request whose own body broke off is not answered: the connection closes at once,
+so the app waiting for the rest of that body hears of the disconnect and forwards nothing.
+
 :func:`uvicorn_options` builds the keyword arguments ``xyb serve`` and ``xyb demo`` give uvicorn:
 this protocol (over h11 where httptools is missing), and proxy headers believed only from
 ``XYB_TRUSTED_PROXIES``. The protocol travels as a ``functools.partial`` of a module-level class,
@@ -33,6 +41,7 @@ import json
 import logging
 from collections.abc import Callable
 from dataclasses import dataclass
+from enum import Enum
 from functools import partial
 from typing import TYPE_CHECKING, Any
 
@@ -70,6 +79,11 @@ access_log = logging.getLogger("xyb.access")
 LINGER_S = 2.0
 # The bytes a field adds to a head beyond its name and value: ": " and CRLF.
 _FIELD_OVERHEAD = 4
+TARGET_NOT_ASCII = (
+    "The request target holds a character HTTP does not allow there (a space, a control"
+    " character, or text outside ASCII such as 社保): percent-encode it, e.g. q=%E7%A4%BE%E4%BF%9D"
+    " (curl -G --data-urlencode 'q=社保' does)."
+)
 
 
 @dataclass(frozen=True, slots=True)
@@ -126,6 +140,14 @@ def problem_bytes(error: GatewayError, default_headers: list[tuple[bytes, bytes]
     return b"\r\n".join(lines) + b"\r\n\r\n" + body
 
 
+class _Turn(Enum):
+    """When a refusal may be written, given what the connection's earlier requests are doing."""
+
+    NOW = "now"  # no request of this connection is in the app
+    AFTER = "after"  # requests that arrived whole are still being answered: theirs come first
+    HANG_UP = "hang up"  # the request in the app lost the rest of its body: close at once
+
+
 class _HeadGuard:
     """What both protocols share: the head deadline and the answers written before the app runs.
 
@@ -138,9 +160,14 @@ class _HeadGuard:
     limits: HeadLimits
     _deadline: asyncio.TimerHandle | None = None
     _answered: bool = False
+    _held: GatewayError | None = None  # a refusal waiting for the earlier requests' answers
 
-    def _response_in_progress(self) -> bool:
-        """Whether a response has started and is not finished (nothing else may be written)."""
+    def _turn(self) -> _Turn:
+        """When a refusal may be written (drops a queued request whose body broke off)."""
+        raise NotImplementedError
+
+    def _response_started(self) -> bool:
+        """Whether the answer to the request in the app has begun."""
         raise NotImplementedError
 
     def _head_started(self) -> bool:
@@ -176,21 +203,36 @@ class _HeadGuard:
             )
 
     def _answer(self, error: GatewayError) -> None:
-        """Write ``error`` as problem+json, stop reading requests, and close soon."""
+        """Stop reading requests; write ``error`` as problem+json once the requests before it
+        are answered, and close soon after."""
         if self._answered:
             return
         self._answered = True
         self._cancel_deadline()
         if self.transport.is_closing():
             return
-        if self._response_in_progress():
-            # An answer cannot be slipped into a response being written: just hang up.
+        turn = self._turn()
+        if turn is _Turn.HANG_UP:
+            # The app is waiting for the rest of a body that will not come: it must learn of the
+            # disconnect now (and forward nothing), as uvicorn would tell it. The refusal goes
+            # first unless an answer has begun (nothing may be slipped into it).
+            if not self._response_started():
+                self.transport.write(problem_bytes(error, self.server_state.default_headers))
             self.transport.close()
-            return
+        elif turn is _Turn.AFTER:
+            self._held = error  # written by on_response_complete, after the last of them
+        else:
+            self._write_answer(error)
+
+    def _write_held(self) -> None:
+        """Called when the last earlier request is answered: the held refusal's turn."""
+        error, self._held = self._held, None
+        if error is not None and not self.transport.is_closing():
+            self._write_answer(error)
+
+    def _write_answer(self, error: GatewayError) -> None:
         self.transport.write(problem_bytes(error, self.server_state.default_headers))
-        if self._app_busy() or not self.transport.can_write_eof():
-            # A request of this connection is in the app (a body that broke off, a pipelined
-            # head): close now, so it learns of the disconnect at once, as uvicorn does.
+        if not self.transport.can_write_eof():
             self.transport.close()
         else:
             # Half-close and keep draining: closing with unread input would send a reset, and a
@@ -200,6 +242,10 @@ class _HeadGuard:
 
     def send_400_response(self, msg: str) -> None:
         """Bytes that are not HTTP/1.1: uvicorn's 400, as problem+json."""
+        if "url" in msg.lower():  # httptools: "Invalid char in url query" (or path)
+            # Most often raw UTF-8 from curl ('...?q=社保'): say how to send it.
+            self._answer(BadRequest(TARGET_NOT_ASCII))
+            return
         self._answer(BadRequest("The request is not valid HTTP/1.1."))
 
 
@@ -300,9 +346,27 @@ if HttpToolsProtocol is not None:
             if self._head_size > self.limits.max_bytes:
                 raise self.limits.too_large("too many bytes")
 
-        def _response_in_progress(self) -> bool:
-            cycle = self.cycle
-            return cycle is not None and cycle.response_started and not cycle.response_complete
+        def on_response_complete(self) -> None:
+            more_queued = bool(self.pipeline)  # uvicorn starts the next of them now
+            super().on_response_complete()
+            if self._held is not None and not more_queued:
+                self._unset_keepalive_if_required()
+                self._write_held()
+
+        def _turn(self) -> _Turn:
+            cycle = self.cycle  # the last request whose head arrived
+            if cycle is None or cycle.response_complete:
+                return _Turn.NOW
+            if cycle.more_body:  # the refusal broke off this request's body
+                queued = [entry for entry in self.pipeline if entry[0] is cycle]
+                if not queued:
+                    return _Turn.HANG_UP
+                # Pipelined behind another and not started: it never will be.
+                self.pipeline.remove(queued[0])
+            return _Turn.AFTER
+
+        def _response_started(self) -> bool:
+            return self.cycle is not None and self.cycle.response_started
 
         def _head_started(self) -> bool:
             return self._message_begun
@@ -376,9 +440,22 @@ class BoundedH11Protocol(_HeadGuard, H11Protocol):
         else:
             super().send_400_response(msg)
 
-    def _response_in_progress(self) -> bool:
+    def on_response_complete(self) -> None:
+        # h11 reads a pipelined request only after the previous answer (it pauses), so a refusal
+        # is rarely held here; when one is, this was the request before it.
+        super().on_response_complete()
+        if self._held is not None:
+            self._unset_keepalive_if_required()
+            self._write_held()
+
+    def _turn(self) -> _Turn:
         cycle = self.cycle
-        return cycle is not None and cycle.response_started and not cycle.response_complete
+        if cycle is None or cycle.response_complete:
+            return _Turn.NOW
+        return _Turn.HANG_UP if cycle.more_body else _Turn.AFTER
+
+    def _response_started(self) -> bool:
+        return self.cycle is not None and self.cycle.response_started
 
     def _head_started(self) -> bool:
         return bool(self.conn.trailing_data[0])
@@ -406,6 +483,11 @@ def uvicorn_options(settings: Settings) -> dict[str, Any]:
         "access_log": False,
         "log_config": logging_config(settings.log_level),
         "server_header": False,
+        # With --workers, uvicorn's supervisor kills a worker that does not answer its ping within
+        # this many seconds. Its default (5) killed workers still starting (imports, migrations
+        # check, first connections) on a busy two-core machine under load; a worker that is really
+        # hung is still replaced, only later.
+        "timeout_worker_healthcheck": 30,
     }
 
 

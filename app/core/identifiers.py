@@ -2,10 +2,14 @@
 
 Validators return a list of plain-English reasons (empty = valid), so a caller can show every
 problem at once; ``make_*`` functions compute the check characters; ``mask_*`` hide personal data.
+The shapes of personal numbers in free text (``RESIDENT_ID_SHAPE``, ``MOBILE_SHAPE``,
+:func:`personal_number_in`) are the one definition the log formatter's masking and the request-id
+check share.
 """
 
 from __future__ import annotations
 
+import re
 from datetime import date
 
 # GB 11643-1999: weights of the first 17 digits, and the check character indexed by sum mod 11.
@@ -160,3 +164,30 @@ def make_uscc(prefix2: str, division: str, org_body8: str) -> str:
     org_check = org_code_check_char(org_body8)
     first17 = f"{prefix2}{division}{org_body8}{org_check}"
     return first17 + uscc_check_char(first17)
+
+
+# A GB 11643 number (address code, a birth date from 1800 to 2099, sequence, check character) and
+# a mainland mobile number, as they appear in free text.
+RESIDENT_ID_SHAPE = (
+    r"[1-9]\d{5}(?:18|19|20)\d{2}(?:0[1-9]|1[0-2])(?:0[1-9]|[12]\d|3[01])\d{3}[\dXx]"
+)
+MOBILE_SHAPE = r"1[3-9]\d{9}"
+# Every position, overlapping: a number may start one digit into another's shape.
+_RESIDENT_ID_ANYWHERE = re.compile(f"(?=({RESIDENT_ID_SHAPE}))")
+_MOBILE_ANYWHERE = re.compile(MOBILE_SHAPE)
+
+
+def personal_number_in(text: str) -> str | None:
+    """``"phone"`` or ``"id_number"`` when ``text`` holds a mobile number or an ID number with a
+    right check character anywhere, whatever is around it (letters included); else None."""
+    if _MOBILE_ANYWHERE.search(text):
+        return "phone"
+    for match in _RESIDENT_ID_ANYWHERE.finditer(text):
+        number = match.group(1).upper()
+        try:
+            right = resident_id_check_char(number[:17]) == number[17]
+        except ValueError:  # digits outside ASCII: judged as a number all the same
+            right = True
+        if right:
+            return "id_number"
+    return None

@@ -8,7 +8,8 @@ warnings (the root logger) go through the same formatter.
 What no line carries, by construction:
 
 - **Exception messages and reprs.** An exception is written as the class names of its chain
-  (``exc_type``: ``"ClientResponseError <- HttpProcessingError <- BadHttpMessage"``) and its
+  (``exc_type``: ``"ClientResponseError <- HttpProcessingError <- BadHttpMessage"``; httpx's
+  classes, which only wrap the transport's exception, left out) and its full
   traceback (``exc``: file, line and function of each frame, each exception named by its class,
   an ``OSError`` with its errno name). Its message is built
   from whatever the failing code held: an upstream URL with an ID number in the path, every
@@ -36,12 +37,14 @@ import json
 import logging
 import logging.config
 import re
+import sys
 import traceback
 from datetime import UTC, datetime
 from types import TracebackType
 from typing import Any
 
 from app.core.context import request_id_var
+from app.core.identifiers import MOBILE_SHAPE, RESIDENT_ID_SHAPE
 
 _STANDARD_ATTRS = frozenset(
     logging.LogRecord("", 0, "", 0, "", None, None).__dict__.keys()
@@ -81,14 +84,33 @@ def _class_name(exc: BaseException, *, qualified: bool) -> str:
     return name
 
 
-def describe_exception(exc: BaseException | None) -> str | None:
+def _httpx_wrappers() -> tuple[type[BaseException], ...]:
+    """httpx's exception base, if httpx is loaded (no httpx exception exists otherwise).
+
+    Looked up rather than imported: ``xyb --help`` must not pay for importing httpx.
+    """
+    httpx = sys.modules.get("httpx")
+    base = getattr(httpx, "HTTPError", None)
+    return (base,) if isinstance(base, type) and issubclass(base, BaseException) else ()
+
+
+def describe_exception(
+    exc: BaseException | None, *, wrappers: tuple[type[BaseException], ...] | None = None
+) -> str | None:
     """The class names of an exception's chain, outermost first: ``"A <- B <- C"``.
 
-    What a log line may say about a caught exception (never its message or repr).
+    What a log line may say about a caught exception (never its message or repr). Classes in
+    ``wrappers`` (by default httpx's) are left out when the chain holds another: a library that
+    re-raises another's exception under a class of its own choosing can name it wrongly
+    (httpx-aiohttp raises ``ConnectTimeout`` for a connection the upstream reset after the
+    request was sent, and ``ReadError`` for a body shorter than its ``Content-Length``).
     """
     if exc is None:
         return None
-    return " <- ".join(_class_name(e, qualified=False) for e in exception_chain(exc))
+    chain = exception_chain(exc)
+    skipped = _httpx_wrappers() if wrappers is None else wrappers
+    originals = [e for e in chain if not isinstance(e, skipped)] if skipped else chain
+    return " <- ".join(_class_name(e, qualified=False) for e in originals or chain)
 
 
 def format_exception(exc: BaseException) -> str:
@@ -134,8 +156,8 @@ _SENSITIVE = re.compile(
     r"(?P<jwt>eyJ[A-Za-z0-9_-]{4,}\.[A-Za-z0-9_-]{4,}\.[A-Za-z0-9_-]*)"
     r"|(?P<credential>\b(?i:bearer|basic)\s+[A-Za-z0-9._~+/=-]{16,})"
     rf"|{_BEFORE}(?:"
-    r"(?P<id_number>[1-9]\d{5}(?:18|19|20)\d{2}(?:0[1-9]|1[0-2])(?:0[1-9]|[12]\d|3[01])\d{3}[\dXx])"
-    r"|(?P<phone>(?:\+?86[- ]?)?1[3-9]\d{9})"
+    rf"(?P<id_number>{RESIDENT_ID_SHAPE})"
+    rf"|(?P<phone>(?:\+?86[- ]?)?{MOBILE_SHAPE})"
     r")(?![0-9A-Za-z])"
 )
 

@@ -1,4 +1,22 @@
-"""Access events: one per call through the gateway, handed to a sink without waiting on storage."""
+"""Access events: one per call through the gateway, handed to a sink without waiting on storage.
+
+Each call's outcome says whose fault a failure is, so an operator knows whom to call:
+
+- ``success``: below 400;
+- ``caller_error``: the caller's mistake, the gateway's refusals (401, 403, 404, 422, 429, a body
+  that did not arrive whole: 400) and the upstream's own 4xx answers;
+- ``upstream_error``: the city's system failed: its own 5xx answers, and the gateway's problems
+  whose fault is the upstream's (a refused connection 503, a timeout 504, an invalid or cut-short
+  answer 502, its breaker open after its repeated failures 503);
+- ``gateway_error``: the gateway failed: its own 500, a full concurrency cap (503
+  ``upstream-busy``: the gateway's capacity), every slot for validating large requests taken
+  (503 ``validation-busy``), a request that looped back through it (508, a service pointing at
+  the gateway).
+
+The problem types carry the fault (``app.core.errors.ProblemType.fault``; the connector errors'
+in ``app.connectors.base``), so the caller's ``fault`` and the count agree. A request the server
+refuses before the app sees it (431, 408, bytes that are not HTTP) is no call and has no event.
+"""
 
 from __future__ import annotations
 
@@ -8,6 +26,8 @@ from dataclasses import dataclass
 from datetime import datetime
 from enum import StrEnum
 from typing import Protocol
+
+from app.core.errors import Fault
 
 
 class Outcome(StrEnum):
@@ -39,15 +59,27 @@ class AccessEvent:
     total_ms: float
 
 
-def outcome_of(status: int, *, from_upstream: bool) -> Outcome:
-    """Classify a finished call: whose fault, if anyone's."""
+_BY_FAULT: dict[Fault, Outcome] = {
+    "caller": Outcome.CALLER_ERROR,
+    "upstream": Outcome.UPSTREAM_ERROR,
+    "gateway": Outcome.GATEWAY_ERROR,
+}
+
+
+def outcome_of(status: int, *, from_upstream: bool, fault: Fault | None = None) -> Outcome:
+    """Classify a finished call: whose fault, if anyone's (see the module's docstring).
+
+    ``fault`` is the fault of the problem the gateway answered with (or of the failure that cut
+    an upstream's answer short); without one the status decides, and a 5xx is the upstream's
+    when it is the upstream's own answer (``from_upstream``), else the gateway's.
+    """
+    if fault is not None:
+        return _BY_FAULT[fault]
     if status < 400:
         return Outcome.SUCCESS
     if status < 500:
         return Outcome.CALLER_ERROR
-    if from_upstream or status in (502, 503, 504):
-        return Outcome.UPSTREAM_ERROR
-    return Outcome.GATEWAY_ERROR
+    return Outcome.UPSTREAM_ERROR if from_upstream else Outcome.GATEWAY_ERROR
 
 
 class AccessEventSink(Protocol):

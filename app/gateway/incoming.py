@@ -3,11 +3,15 @@
 Each check closes a gap between what the gateway checks and what an upstream would read:
 
 - the request target is visible ASCII (what HTTP allows; the HTTP clients would otherwise
-  re-encode it) and carries no fragment;
+  re-encode it), carries no fragment, and every ``%`` in it starts two hex digits (IIS decodes
+  ``%u002e`` as ``.``; the gateway would have checked the six characters);
 - no path segment is a dot segment, also not behind percent-encoding, matrix parameters
-  (``..;x``, which Tomcat and Jetty read as ``..``) or compatibility characters (``．．``), hides
-  ``/``, ``\\``, NUL or another control character, or is not UTF-8 once decoded (``%c0%ae`` is an
-  overlong ``.``);
+  (``..;x``, which Tomcat and Jetty read as ``..``), compatibility characters (``．．``), or
+  spaces and invisible characters around the dots (``..%20``, ``..%E2%80%8B``; Windows and IIS
+  trim trailing dots and spaces, so ``...`` counts too); no segment hides ``/``, ``\\``, NUL or
+  another control character, also not as a compatibility character that NFKC folds into a
+  separator (``．．／．．`` is ``../..`` to an upstream that normalises); and every segment is
+  UTF-8 once decoded (``%c0%ae`` is an overlong ``.``);
 - every header value is UTF-8 without control characters, so it crosses to the upstream byte for
   byte through either HTTP client;
 - the body arrived whole: the connection did not close mid-body, its length is the one declared,
@@ -30,10 +34,11 @@ BAD_PATH = register_problem_type(
     "bad-path",
     400,
     "Path segment refused",
-    "A path segment is '.' or '..' (also as '..;param', percent-encoded, or in compatibility"
-    " characters), hides a '/', '\\', NUL or control character behind percent-encoding, is not"
-    " UTF-8 once decoded, or the target is not visible ASCII: the upstream could read a different"
-    " path than the one the gateway checked.",
+    "A path segment is only dots (also as '..;param', percent-encoded, in compatibility"
+    " characters, or with spaces or invisible characters around them), hides a '/', '\\', NUL or"
+    " control character behind percent-encoding or a compatibility character, is not UTF-8 once"
+    " decoded, or the target is not visible ASCII or has a '%' without two hex digits: the"
+    " upstream could read a different path than the one the gateway checked.",
 )
 BAD_HEADER = register_problem_type(
     "bad-header",
@@ -71,23 +76,32 @@ _TOKEN = re.compile(rb"^[!#$%&'*+\-.^_`|~0-9A-Za-z]+$")
 # faster than a regular expression: this runs over every header of every proxied call.
 _CONTROL_BYTES = bytes([*range(0x00, 0x09), *range(0x0A, 0x20), 0x7F])
 _CONTROL_TEXT = re.compile(r"[\x00-\x1f\x7f]")
-_DOT_SEGMENTS = (".", "..")
+# A '%' that does not start two hex digits: the gateway keeps it as text, IIS reads '%u002e' as '.'.
+_BAD_PERCENT = re.compile(rb"%(?![0-9A-Fa-f]{2})")
 
 
 def check_target(raw_path: bytes, query: bytes) -> None:
-    """Refuse a request target that is not visible ASCII or that carries a fragment."""
+    """Refuse a request target that is not visible ASCII, carries a fragment, or has a '%' that
+    does not start two hex digits."""
     if raw_path.translate(None, _TARGET_BYTES) or query.translate(None, _TARGET_BYTES):
         raise BadPath(
             "The request target holds a character HTTP does not allow there (a space, a control"
             " character, a raw non-ASCII byte or '#'): percent-encode it."
+        )
+    if (b"%" in raw_path and _BAD_PERCENT.search(raw_path)) or (
+        b"%" in query and _BAD_PERCENT.search(query)
+    ):
+        raise BadPath(
+            "The request target has a '%' that does not start two hex digits (such as %u002e,"
+            " which some servers decode): write a literal '%' as %25."
         )
 
 
 def check_segments(segments: list[str]) -> None:
     """Refuse segments an upstream could read as a different path than the checked one."""
     for raw in segments:
-        if "%" not in raw and ";" not in raw and raw not in _DOT_SEGMENTS:
-            continue
+        if "%" not in raw and ";" not in raw and raw.strip("."):
+            continue  # plain visible ASCII with more than dots: nothing can hide in it
         try:
             decoded = unquote_to_bytes(raw).decode("utf-8")
         except UnicodeDecodeError:
@@ -95,19 +109,35 @@ def check_segments(segments: list[str]) -> None:
                 "A path segment is not UTF-8 once percent-decoded (an overlong or truncated"
                 " sequence such as %c0%ae): percent-encode the UTF-8 bytes of the text."
             ) from None
-        head = decoded.split(";", 1)[0]
-        if not head.isascii():
-            head = unicodedata.normalize("NFKC", head)
-        if head in _DOT_SEGMENTS:
-            raise BadPath(
-                "A path segment is '.' or '..' (percent-encoded, with ';' parameters, or in"
-                " compatibility characters): upstreams read it as a step up the path."
-            )
         if "/" in decoded or "\\" in decoded or _CONTROL_TEXT.search(decoded):
             raise BadPath(
                 "A path segment hides '/', '\\', NUL or a control character behind"
                 " percent-encoding: it could reach a different upstream path than the one checked."
             )
+        # An upstream that normalises Unicode reads '．．／x' as '../x' and '；' as ';'.
+        folded = decoded if decoded.isascii() else unicodedata.normalize("NFKC", decoded)
+        if "/" in folded or "\\" in folded:
+            raise BadPath(
+                "A path segment holds a character that Unicode normalisation (NFKC) turns into"
+                " '/' or '\\' (such as the fullwidth ／ or ＼): an upstream that normalises would"
+                " read two segments. Percent-encode another character or leave it out."
+            )
+        if _only_dots(folded.split(";", 1)[0]):
+            raise BadPath(
+                "A path segment is only dots (percent-encoded, with ';' parameters, in"
+                " compatibility characters, or with spaces or invisible characters around them):"
+                " upstreams read it as a step up the path (Windows drops trailing dots and"
+                " spaces, so '...' and '.. ' are '..' there)."
+            )
+
+
+def _only_dots(text: str) -> bool:
+    """Whether ``text`` is dots once spaces and invisible format characters (Cf) are removed."""
+    if text.isascii():
+        visible = text.replace(" ", "")
+    else:
+        visible = "".join(c for c in text if not c.isspace() and unicodedata.category(c) != "Cf")
+    return bool(visible) and not visible.strip(".")
 
 
 def check_headers(headers: list[tuple[bytes, bytes]]) -> None:

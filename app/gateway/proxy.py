@@ -11,7 +11,6 @@ event. A request that looped back through the gateway never gets here (app.gatew
 
 from __future__ import annotations
 
-import asyncio
 import logging
 import time
 import uuid
@@ -26,9 +25,11 @@ from app.connectors.base import (
     UpstreamRequest,
     UpstreamResponse,
 )
+from app.connectors.errors import HTTPX_WRAPPERS
 from app.core.context import request_id_of
 from app.core.divisions import division as known_division
 from app.core.errors import (
+    Fault,
     GatewayError,
     MethodNotAllowed,
     NotFound,
@@ -41,14 +42,13 @@ from app.gateway.guard import GatewayGuard
 from app.gateway.incoming import check_headers, check_segments, check_target, read_body
 from app.gateway.loop import LOOP_SENTENCE, LoopDetected, looped
 from app.gateway.matcher import Match, MethodMismatch
-from app.gateway.request_checks import check_request
+from app.gateway.request_checks import RequestChecker
 from app.gateway.routetable import RouteTable, ServiceEntry
 
 log = logging.getLogger("xyb.gateway")
 
-# Bodies larger than this are validated in a worker thread; at most OFFLOADED_VALIDATIONS at
-# once per process (the rest wait their turn), so large requests cannot starve small ones of CPU.
-OFFLOAD_BODY_BYTES = 64 * 1024
+# Validations running in worker threads at once per process (the rest wait their turn, within
+# XYB_VALIDATION_TIMEOUT): large requests cannot take every core from the small ones.
 OFFLOADED_VALIDATIONS = 2
 IDEMPOTENT = frozenset({"GET", "HEAD", "OPTIONS", "PUT", "DELETE", "TRACE"})
 UPSTREAM_HEADER = b"x-xyb-upstream"
@@ -65,6 +65,7 @@ class _Call:
     __slots__ = (
         "client_id",
         "division",
+        "fault",
         "from_upstream",
         "item_code",
         "operation_id",
@@ -83,6 +84,9 @@ class _Call:
         self.item_code: str | None = None
         self.status = 0
         self.from_upstream = False
+        # Whose fault the call failed by, when the gateway answered with a problem or an
+        # upstream's answer was cut short (app.gateway.events.outcome_of).
+        self.fault: Fault | None = None
         self.upstream_ms: float | None = None
 
 
@@ -96,12 +100,13 @@ class GatewayProxy:
         *,
         gateway_id: str,
         guard: GatewayGuard,
+        validation_timeout: float = 10.0,
     ) -> None:
         self._table = table
         self._sink = sink
         self._gateway_id = gateway_id
         self._guard = guard
-        self._offloaded = asyncio.Semaphore(OFFLOADED_VALIDATIONS)
+        self._checker = RequestChecker(slots=OFFLOADED_VALIDATIONS, timeout=validation_timeout)
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         started = time.perf_counter()
@@ -118,6 +123,7 @@ class GatewayProxy:
         except GatewayError as exc:
             call.status = exc.problem.status
             call.from_upstream = False
+            call.fault = exc.problem.fault
             response = problem_response(
                 exc.problem,
                 exc.detail,
@@ -128,6 +134,7 @@ class GatewayProxy:
             await response(scope, receive, send)
         except Exception:
             call.status = 500
+            call.fault = "gateway"
             raise
         finally:
             self._emit(scope, call, started)
@@ -176,16 +183,8 @@ class GatewayProxy:
         # latin-1 keeps every byte: the connector sends the values' bytes unchanged.
         headers = [(k.decode("latin-1"), v.decode("latin-1")) for k, v in raw_headers]
         query: str = scope.get("query_string", b"").decode("latin-1")
-        if len(body) > OFFLOAD_BODY_BYTES:
-            # Validation costs 1-30 µs per schema check, so a large body costs seconds: it runs
-            # in a worker thread (a few at a time), never holding the event loop that serves
-            # every other call, /healthz included.
-            async with self._offloaded:
-                await asyncio.to_thread(
-                    check_request, entry, operation, found, headers, query, body
-                )
-        else:
-            check_request(entry, operation, found, headers, query, body)
+        # Small requests on the event loop, the rest in a worker thread (see RequestChecker).
+        await self._checker.check(entry, operation, found, headers, query, body)
 
         upstream = await self._call_upstream(
             entry,
@@ -259,7 +258,7 @@ class GatewayProxy:
                 )
             )
         except ConnectorError as exc:
-            entry.breaker.record_failure(exc.detail)
+            entry.breaker.record_error(exc)  # Retry-After when this failure opened the breaker
             # The library's exceptions are named, never quoted: their text holds the upstream URL
             # (ID numbers in paths, phones in queries) and every request header (the service's
             # credential, the signed assertion).
@@ -268,7 +267,7 @@ class GatewayProxy:
                 extra={
                     "service": entry.key,
                     "error": exc.detail,
-                    "cause": describe_exception(exc.__cause__),
+                    "cause": describe_exception(exc.__cause__, wrappers=HTTPX_WRAPPERS),
                 },
             )
             raise
@@ -322,14 +321,16 @@ class GatewayProxy:
                 await send({"type": "http.response.body", "body": chunk, "more_body": True})
             await send({"type": "http.response.body", "body": b"", "more_body": False})
         except ConnectorError as exc:
-            # The status is already sent: all that is left is to cut the answer short.
+            # The status is already sent: all that is left is to cut the answer short (and to
+            # count the call as the failure it is, whatever its status said).
             entry.breaker.record_failure(exc.detail)
+            call.fault = exc.problem.fault
             log.warning(
                 "upstream answer cut short",
                 extra={
                     "service": entry.key,
                     "error": exc.detail,
-                    "cause": describe_exception(exc.__cause__),
+                    "cause": describe_exception(exc.__cause__, wrappers=HTTPX_WRAPPERS),
                 },
             )
             raise _CutShort(exc.detail) from exc
@@ -352,7 +353,7 @@ class GatewayProxy:
                     item_code=call.item_code,
                     method=scope["method"],
                     status=status,
-                    outcome=outcome_of(status, from_upstream=call.from_upstream),
+                    outcome=outcome_of(status, from_upstream=call.from_upstream, fault=call.fault),
                     from_upstream=call.from_upstream,
                     upstream_ms=call.upstream_ms,
                     total_ms=(time.perf_counter() - started) * 1000,

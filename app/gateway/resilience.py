@@ -1,4 +1,9 @@
-"""Per-service protection of upstreams: a circuit breaker and a cap on concurrent calls."""
+"""Per-service protection of upstreams: a circuit breaker and a cap on concurrent calls.
+
+Every refusal that knows when to try again says so in ``Retry-After``: an open breaker (the
+seconds left of its cool-down), the call whose failure opened it (the whole cool-down), and a
+full cap (1 s: calls in flight end within the service's timeout, usually far sooner).
+"""
 
 from __future__ import annotations
 
@@ -7,7 +12,7 @@ import time
 from collections.abc import Callable
 from enum import StrEnum
 
-from app.connectors.base import CircuitOpen, UpstreamBusy
+from app.connectors.base import CircuitOpen, ConnectorError, UpstreamBusy
 
 
 class BreakerState(StrEnum):
@@ -74,6 +79,14 @@ class CircuitBreaker:
         self.failures += 1
         if self.failures >= self.threshold:
             self._open()
+
+    def record_error(self, error: ConnectorError) -> None:
+        """Record a failed call; if it opened the breaker, its answer says when to come back."""
+        self.record_failure(error.detail)
+        if self.state is BreakerState.OPEN:
+            seconds = self.retry_after()
+            error.headers.setdefault("Retry-After", str(seconds))
+            error.extensions.setdefault("retry_after", seconds)
 
     def release_probe(self) -> None:
         """A probe ended without a verdict (e.g. the caller went away): let another one try."""

@@ -7,7 +7,9 @@ from typing import Any
 
 import httpx
 import respx
+from fastapi import FastAPI
 
+from app.gateway.proxy import GatewayProxy
 from app.gateway.routetable import TransportFactory
 
 DOCUMENTS = Path(__file__).parent / "documents"
@@ -46,3 +48,14 @@ def respx_transport(router: respx.MockRouter) -> TransportFactory:
         return httpx.MockTransport(router.async_handler)
 
     return factory
+
+
+def proxy_of(app: FastAPI) -> GatewayProxy:
+    """The app's GatewayProxy (held by the /gw shortcut middleware)."""
+    stack: Any = app.middleware_stack
+    while stack is not None:
+        proxy = getattr(stack, "proxy", None)
+        if isinstance(proxy, GatewayProxy):
+            return proxy
+        stack = getattr(stack, "app", None)
+    raise AssertionError("no GatewayProxy in the middleware stack")

@@ -3,6 +3,7 @@ headers, no loops on any route, checked upstream URLs, no upstream CORS policy (
 
 from __future__ import annotations
 
+import asyncio
 import threading
 from typing import Any
 
@@ -15,7 +16,14 @@ from app.gateway.events import Outcome, RecentEvents
 from app.gateway.routetable import TransportFactory
 from tests.conftest import GrantAccess
 from tests.gateway.asgi import asgi_call
-from tests.gateway.support import UPSTREAM, document_text, onboard, respx_transport, service_body
+from tests.gateway.support import (
+    UPSTREAM,
+    document_text,
+    onboard,
+    proxy_of,
+    respx_transport,
+    service_body,
+)
 
 FILINGS = "/gw/430100/filings"
 
@@ -149,32 +157,157 @@ async def test_a_whole_body_in_chunks_is_forwarded_as_sent(
     assert route.calls.last.request.content == b"abcdef"
 
 
-# --- 1. a large body is validated off the event loop -----------------------------------------
+# --- 1. validation never holds the event loop for long -----------------------------------------
+
+SLOW_PATTERN = "a[ab]{999}c"  # linear, but RE2 runs it on its slower engine (~9 µs per byte)
+PATTERNS = "/gw/430100/patterns"
+PATTERNS_DOCUMENT = {
+    "openapi": "3.1.0",
+    "info": {"title": "patterns", "version": "1"},
+    "paths": {
+        "/slow": {
+            "post": {
+                "operationId": "slow",
+                "requestBody": {
+                    "content": {
+                        "application/json": {
+                            "schema": {
+                                "type": "object",
+                                "properties": {"v": {"type": "string", "pattern": SLOW_PATTERN}},
+                            }
+                        }
+                    }
+                },
+                "responses": {"201": {"description": "ok"}},
+            }
+        },
+        "/items": {
+            "post": {
+                "operationId": "items",
+                "requestBody": {
+                    "content": {
+                        "application/json": {
+                            "schema": {
+                                "type": "array",
+                                "items": {
+                                    "type": "object",
+                                    "properties": {"n": {"type": "integer", "minimum": 0}},
+                                },
+                            }
+                        }
+                    }
+                },
+                "responses": {"201": {"description": "ok"}},
+            }
+        },
+    },
+}
+
+
+@pytest.fixture
+async def patterns(
+    client: httpx.AsyncClient, admin_headers: dict[str, str], grant_access: GrantAccess
+) -> None:
+    await onboard(
+        client, admin_headers, slug="patterns", name="patterns", document=PATTERNS_DOCUMENT
+    )
+    client.headers.update(await grant_access(("430100", "patterns")))
+
+
+@pytest.fixture
+def validation_threads(monkeypatch: pytest.MonkeyPatch) -> list[bool]:
+    """For each validation the proxy ran: whether it ran on the test's (the event loop's) thread."""
+    from app.gateway import request_checks
+
+    on_loop: list[bool] = []
+    real = request_checks.check_request
+    loop_thread = threading.current_thread()
+
+    def recording(*args: Any, **kwargs: Any) -> None:
+        on_loop.append(threading.current_thread() is loop_thread)
+        real(*args, **kwargs)
+
+    monkeypatch.setattr(request_checks, "check_request", recording)
+    return on_loop
 
 
 @pytest.mark.usefixtures("filings")
 async def test_a_large_body_is_validated_in_a_worker_thread(
-    client: httpx.AsyncClient, upstream: respx.MockRouter, monkeypatch: pytest.MonkeyPatch
+    client: httpx.AsyncClient, upstream: respx.MockRouter, validation_threads: list[bool]
 ) -> None:
     """Validating a 10 MB body takes seconds of CPU: never on the loop every call shares."""
-    from app.gateway import proxy
-    from app.gateway.request_checks import check_request
-
-    threads: list[str] = []
-    real = check_request
-
-    def recording(*args: Any) -> None:
-        threads.append(threading.current_thread().name)
-        real(*args)
-
-    monkeypatch.setattr(proxy, "check_request", recording)
     upstream.post("/filings").respond(201)
     small = await client.post(f"{FILINGS}/filings", json={"v": 1})
     large = await client.post(f"{FILINGS}/filings", json={"v": ["x" * 100] * 1000})
     assert (small.status_code, large.status_code) == (201, 201)
-    loop_thread = threading.current_thread().name
-    assert threads[0] == loop_thread
-    assert threads[1] != loop_thread
+    assert validation_threads == [True, False]
+
+
+@pytest.mark.usefixtures("patterns")
+async def test_a_small_body_that_is_costly_to_check_moves_off_the_event_loop(
+    client: httpx.AsyncClient, upstream: respx.MockRouter, validation_threads: list[bool]
+) -> None:
+    """12 KB against a pattern RE2 runs on its slow engine: ~0.1 s, too long for the loop."""
+    upstream.post("/slow").respond(201)
+    text = "a" + "ab" * 6000  # no c: no match
+    assert len(text) < 16 * 1024
+    answer = await client.post(f"{PATTERNS}/slow", json={"v": text})
+    assert answer.status_code == 422, answer.text
+    # Tried on the loop, stopped before the pattern ran, validated again in a thread.
+    assert validation_threads == [True, False]
+    assert not upstream.calls
+
+
+@pytest.mark.usefixtures("patterns")
+async def test_a_value_too_long_for_its_pattern_is_refused_before_the_search(
+    client: httpx.AsyncClient, upstream: respx.MockRouter
+) -> None:
+    """One RE2 search cannot be stopped half-way: 100 KB on the slow engine is refused unread."""
+    answer = await client.post(f"{PATTERNS}/slow", json={"v": "a" * 100_000})
+    assert answer.status_code == 422, answer.text
+    [error] = answer.json()["errors"]
+    assert error["pointer"] == "/body/v"
+    assert "too long to be checked against its pattern" in error["detail"]
+    assert not upstream.calls
+
+
+@pytest.mark.usefixtures("patterns")
+async def test_a_validation_stops_at_the_validation_timeout(
+    app: FastAPI, client: httpx.AsyncClient, upstream: respx.MockRouter
+) -> None:
+    proxy = proxy_of(app)
+    proxy._checker._timeout = 0.001  # the test's XYB_VALIDATION_TIMEOUT
+    items = [{"n": i} for i in range(50_000)]
+    answer = await client.post(f"{PATTERNS}/items", json=items)
+    assert answer.status_code == 422, answer.text
+    [error] = answer.json()["errors"]
+    assert "took longer than the gateway's time for validating a request" in error["detail"]
+    assert not upstream.calls
+
+
+async def test_no_free_validation_worker_is_503_with_retry_after(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    from app.gateway import request_checks
+
+    release = threading.Event()
+
+    def busy(*args: Any, **kwargs: Any) -> None:
+        release.wait(timeout=30)
+
+    monkeypatch.setattr(request_checks, "check_request", busy)
+    checker = request_checks.RequestChecker(slots=1, timeout=0.2)
+    big = b"x" * (request_checks.OFFLOAD_BODY_BYTES + 1)
+    first = asyncio.create_task(checker.check(None, None, None, [], "", big))  # type: ignore[arg-type]
+    await asyncio.sleep(0.05)
+    try:
+        with pytest.raises(request_checks.ValidationBusy) as refused:
+            await checker.check(None, None, None, [], "", big)  # type: ignore[arg-type]
+        assert refused.value.problem.status == 503
+        assert refused.value.headers == {"Retry-After": "1"}
+    finally:
+        release.set()
+        await first
 
 
 # --- 5. path and method confusion ------------------------------------------------------------
@@ -195,6 +328,29 @@ async def test_a_large_body_is_validated_in_a_worker_thread(
         b"%ef%bc%8e%ef%bc%8e",  # fullwidth '..' (NFKC folds it)
         b"a%0d%0ab",
         b"a%09b",
+        # Separators in compatibility characters: two segments to an upstream that normalises.
+        b"%EF%BC%8E%EF%BC%8E%EF%BC%8F%EF%BC%8E%EF%BC%8E",  # '．．／．．', NFKC '../..'
+        b"..%EF%BC%8Fx",  # '..／x'
+        b"%EF%BC%BC..",  # '＼..'
+        b"%EF%B9%A8..",  # '﹨..' (small reverse solidus)
+        b"%E2%84%85",  # '℅', NFKC 'c/o'
+        b"%EF%BC%8E%EF%BC%8E%EF%BC%9Bx",  # '．．；x', NFKC '..;x'
+        # Dots once spaces and invisible characters go (Windows and IIS trim trailing ones).
+        b"..%20",
+        b"%20..",
+        b"...",
+        b"....",
+        b"..%E2%80%8B",  # zero-width space (Unicode Cf)
+        b"%E2%80%8B.",
+        b".%C2%A0.",  # no-break space
+        b"..%E3%80%80",  # ideographic space
+        b"%E2%80%A6",  # '…', NFKC '...'
+        b"..%20;x",
+        # A '%' without two hex digits (IIS decodes %u002e as '.').
+        b"%u002e%u002e",
+        b"a%zz",
+        b"a%2",
+        b"a%",
     ],
 )
 async def test_ambiguous_path_segments_are_refused(
@@ -217,9 +373,10 @@ async def test_ambiguous_path_segments_are_refused(
         (f"{FILINGS}/files/".encode() + "中".encode(), b""),
         (f"{FILINGS}/files/a".encode(), b"x=1#frag"),
         (f"{FILINGS}/files/a".encode(), b"x=\xff"),
+        (f"{FILINGS}/files/a".encode(), b"q=%u0027"),  # IIS reads "'"; the gateway checked 6 chars
     ],
 )
-async def test_a_target_that_is_not_visible_ascii_is_refused(
+async def test_a_target_that_is_not_visible_ascii_or_not_percent_encoded_is_refused(
     app: FastAPI, client: httpx.AsyncClient, upstream: respx.MockRouter, path: bytes, query: bytes
 ) -> None:
     upstream.route().respond(200)
@@ -234,7 +391,20 @@ async def test_ordinary_encoded_segments_still_pass(
     client: httpx.AsyncClient, upstream: respx.MockRouter
 ) -> None:
     route = upstream.route().respond(200)
-    for name in ("%E4%B8%AD%E6%96%87.pdf", "a;v=1", "..a", "a..", "%2e%2ea", "%3b"):
+    for name in (
+        "%E4%B8%AD%E6%96%87.pdf",
+        "a;v=1",
+        "..a",
+        "a..",
+        "%2e%2ea",
+        "%3b",
+        "%20",
+        ".%20a",
+        "a%20..",
+        "x%25y",
+        "%E2%80%8B",
+        "%C2%BD",  # '½': NFKC '1⁄2', a fraction slash, not a separator
+    ):
         response = await client.get(f"{FILINGS}/files/{name}")
         assert response.status_code == 200, (name, response.text)
         assert route.calls.last.request.url.raw_path == f"/api/v2/files/{name}".encode()
@@ -258,6 +428,22 @@ async def test_method_url_and_address_overrides_are_not_forwarded(
         "True-Client-IP": "127.0.0.1",
         "X-Cluster-Client-IP": "127.0.0.1",
         "Expect": "100-continue",
+        "X-Original-Host": "admin.internal",
+        "X-Envoy-Original-Path": "/admin/delete-all",
+        "X-Envoy-Max-Retries": "5",  # Envoy in front of the upstream would repeat a POST
+        "X-Rewrite-URI": "/admin/delete-all",
+        "X-MS-Original-URL": "/admin/delete-all",
+        "X-HTTP-DestinationURL": "/admin/delete-all",
+        "Destination": "/admin/delete-all",  # WebDAV MOVE/COPY target
+        "X-ProxyUser-Ip": "127.0.0.1",
+        "CF-Connecting-IP": "127.0.0.1",
+        "Fastly-Client-IP": "127.0.0.1",
+        "X-Original-Forwarded-For": "127.0.0.1",
+        "X-Override-URL": "/admin/delete-all",
+        "Front-End-Https": "on",
+        "X-ARR-SSL": "2048|256|CN=forged",
+        "X-ARR-ClientCert": "MIIBforged",
+        "Max-Forwards": "0",
     }
     response = await client.get(
         f"{FILINGS}/echo", headers={**overriding, "Accept-Language": "zh-CN"}

@@ -165,6 +165,19 @@ async def test_what_crosses_the_proxy_over_real_sockets(
                 posts = [r for r in upstream.requests if r.method == b"POST"]
                 assert [(r.target, r.body) for r in posts] == [(b"/api/filings", b"y" * 35)]
 
+                # 3. A whole POST with more bytes behind it in the same packet: HTTP reads them as
+                # a second request, malformed. The POST reached the upstream, so its answer must
+                # reach the caller (or it files again) before the 400 for the rest.
+                pipelined = await raw_exchange(
+                    server.port, head + b"Content-Length: 2\r\n\r\n{}GARBAGE", hang_up=False
+                )
+                assert pipelined.startswith(b"HTTP/1.1 200 "), pipelined
+                refusal = pipelined[pipelined.index(b"HTTP/1.1 ", 1) :]
+                assert refusal.startswith(b"HTTP/1.1 400 "), pipelined
+                assert b"/problems/bad-request" in refusal
+                posts = [r for r in upstream.requests if r.method == b"POST"]
+                assert [(r.target, r.body) for r in posts[1:]] == [(b"/api/filings", b"{}")]
+
                 # 5. '..;' behind percent-encoding is refused; other encodings cross as sent.
                 confused = await raw_exchange(
                     server.port,
