@@ -25,10 +25,10 @@ def settings(settings: Settings) -> Settings:
 
 
 async def test_discovery_names_the_configured_address(client: httpx.AsyncClient) -> None:
-    discovery = (await client.get("/.well-known/openid-configuration", headers=EVIL)).json()
+    discovery = (await client.get("/.well-known/oauth-authorization-server", headers=EVIL)).json()
+    assert discovery["issuer"] == PUBLIC_URL
     assert discovery["jwks_uri"] == f"{PUBLIC_URL}/.well-known/jwks.json"
     assert discovery["token_endpoint"] == f"{PUBLIC_URL}/identity/token"
-    assert discovery["userinfo_endpoint"] == f"{PUBLIC_URL}/identity/me"
     assert "evil.example" not in str(discovery)
 
 

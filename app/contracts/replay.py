@@ -5,6 +5,12 @@ after its provider state is set up; an upstream the gateway consults itself (``r
 sent plain HTTP, as its client sends it (``app.contracts.consulted``). The answer is checked
 twice: by Schemathesis' response checks against the provider's OpenAPI (status code, content
 type, headers, schema where the body is JSON) and by the contract's own matchers.
+
+Schemathesis is the ``contracts`` extra (``pip install 'xyb-gateway[contracts]'``), not a
+dependency of the gateway: it brings pytest, hypothesis and a Rust JSON Schema engine that a
+production image has no use for. Without it nothing is verified (:func:`require_response_checks`
+says how to install it): a check that did not run is never reported as passed, and neither is an
+interaction whose document Schemathesis could not load.
 """
 
 from __future__ import annotations
@@ -13,7 +19,7 @@ import datetime
 import json
 import shlex
 import time
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Literal
@@ -27,12 +33,29 @@ from app.contracts.consulted import CONSULTED_CONNECTORS, PlainHTTPClient
 from app.contracts.matchers import Mismatch, match_header, match_json, match_xml
 from app.contracts.model import Contract, Interaction
 from app.contracts.static import StaticProblem, check_contract, resolve_operation
-from app.services.openapi import OperationSpec, analyse, parse_document
+from app.services.openapi import DocumentRefused, OperationSpec, analyse, parse_document
 
 Outcome = Literal["pass", "fail", "skip"]
 SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
 SECRET_HEADERS = ("authorization", "cookie", "proxy-authorization", "x-api-key")
 REPLAY_TIMEOUT_S = 30.0
+INSTALL_CONTRACTS_EXTRA = "pip install 'xyb-gateway[contracts]'"
+
+
+class ResponseChecksUnavailable(RuntimeError):
+    """Schemathesis, which runs the response checks, cannot be imported: nothing can be verified."""
+
+
+def require_response_checks() -> None:
+    """Raise :class:`ResponseChecksUnavailable`, with the install command, unless they can run."""
+    try:
+        import schemathesis.specs.openapi.checks  # noqa: F401
+    except ImportError as exc:
+        raise ResponseChecksUnavailable(
+            "xyb contracts verify checks every answer with Schemathesis, which cannot be imported"
+            f" here ({exc}): install it with `{INSTALL_CONTRACTS_EXTRA}` (in a checkout:"
+            " `pip install -e '.[contracts]'`). Nothing was verified."
+        ) from exc
 
 
 @dataclass
@@ -89,6 +112,15 @@ class Target:
         await self.transport.aclose()
 
 
+def _merged_headers(target: Target, interaction: Interaction) -> dict[str, str]:
+    """The interaction's headers, a target's (``--header``) replacing any of the same name: an
+    operator's credential for a live provider wins over the contract's (the enterprise register's
+    interactions present the replay simulator's consumer token)."""
+    replaced = {name.lower() for name in target.headers}
+    kept = {k: v for k, v in interaction.request.headers.items() if k.lower() not in replaced}
+    return {**kept, **dict(target.headers)}
+
+
 def _curl(target: Target, interaction: Interaction) -> str:
     request = interaction.request
     method = request.method or "GET"
@@ -96,7 +128,7 @@ def _curl(target: Target, interaction: Interaction) -> str:
     if request.query:
         url += "?" + urlencode(list(request.query))
     parts = ["curl", "-X", method, url]
-    headers = {**dict(target.headers), **request.headers}
+    headers = _merged_headers(target, interaction)
     content_type = request.effective_content_type()
     if content_type and not any(k.lower() == "content-type" for k in headers):
         headers["Content-Type"] = content_type
@@ -223,7 +255,7 @@ class StateSetupFailed(RuntimeError):
 
 def _upstream_request(target: Target, interaction: Interaction) -> UpstreamRequest:
     request = interaction.request
-    headers = {**dict(target.headers), **request.headers}
+    headers = _merged_headers(target, interaction)
     content_type = request.effective_content_type()
     if content_type and not any(k.lower() == "content-type" for k in headers):
         headers["Content-Type"] = content_type
@@ -306,7 +338,7 @@ async def replay_contract(
                 problems=[f"{p.pointer}: {p.message}" for p in contract_problems],
             )
         )
-    provider = _load_provider(contract)
+    provider, unchecked = _load_provider(contract)
     registry = registry or ConnectorRegistry.discover()
     factory = (
         PlainHTTPClient
@@ -332,6 +364,7 @@ async def replay_contract(
                 target,
                 connector_send=connector.send,
                 provider=provider,
+                unchecked=unchecked,
                 static=by_interaction.get(interaction.id, []),
                 source=source,
             )
@@ -339,13 +372,29 @@ async def replay_contract(
     return results
 
 
-def _load_provider(contract: Contract) -> _Provider | None:
-    if contract.openapi_path is None or not contract.openapi_path.is_file():
-        return None
+def _load_provider(contract: Contract) -> tuple[_Provider | None, str]:
+    """The provider's document with its Schemathesis schema, or why the response checks cannot run.
+
+    The static checks report a missing or broken document too; whatever the reason (Schemathesis
+    may also refuse a document the gateway reads), every interaction fails with it instead of
+    passing unchecked. A missing Schemathesis is not the contract's fault: the ImportError goes up.
+    """
+    if contract.openapi_path is None:
+        return None, "the contract has no OpenAPI document to check the answers against"
     try:
-        return _Provider(parse_document(contract.openapi_path.read_bytes()))
-    except Exception:
-        return None  # the static checks say what is wrong with it
+        document = parse_document(contract.openapi_path.read_bytes())
+    except (OSError, DocumentRefused) as exc:
+        return None, f"its OpenAPI document cannot be read ({type(exc).__name__})"
+    try:
+        return _Provider(document), ""
+    except ImportError:
+        raise  # not a property of this contract: verify() names the install command
+    except Exception as exc:  # Schemathesis' loader errors have no common base
+        first = (str(exc).strip().splitlines() or [""])[0][:200]
+        return (
+            None,
+            f"Schemathesis cannot load its OpenAPI document ({type(exc).__name__}: {first})",
+        )
 
 
 async def _replay_one(
@@ -355,6 +404,7 @@ async def _replay_one(
     *,
     connector_send: Any,
     provider: _Provider | None,
+    unchecked: str = "",
     static: Sequence[StaticProblem],
     source: str,
 ) -> InteractionResult:
@@ -412,6 +462,11 @@ async def _replay_one(
     result.mismatches = _judge(interaction, answer.status, as_httpx.headers, body)
     if provider is not None and spec is not None:
         result.problems += provider.schemathesis_failures(spec, interaction, as_httpx)
+    else:
+        why = (
+            unchecked or f"the operation {interaction.operation} is not in the provider's document"
+        )
+        result.problems.append(f"Schemathesis' response checks did not run: {why}")
     if result.mismatches or result.problems:
         result.outcome = "fail"
         result.reason = (
@@ -470,12 +525,21 @@ async def verify(
     allow_writes: bool = False,
     headers: Mapping[str, str] | None = None,
     drift: frozenset[str] = frozenset(),
+    on_file: Callable[[int, Path], None] | None = None,
 ) -> Report:
-    """Verify contract files against ``target`` ("simulator" or a base URL)."""
+    """Verify contract files against ``target`` ("simulator" or a base URL).
+
+    ``on_file(done, path)`` is told before each file (the CLI's progress bar).
+
+    Raises :class:`ResponseChecksUnavailable` before anything runs when Schemathesis is missing.
+    """
     from app.contracts.model import ContractFileError, load_contract
 
+    require_response_checks()
     results: list[InteractionResult] = []
-    for path in files:
+    for done, path in enumerate(files):
+        if on_file is not None:
+            on_file(done, path)
         try:
             contract = load_contract(path)
         except ContractFileError as exc:

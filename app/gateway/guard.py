@@ -105,7 +105,7 @@ class GatewayGuard:
         else:
             assertion = issue_assertion(
                 keyring,
-                issuer=manager.settings.issuer,
+                issuer=manager.settings.resolved_issuer,
                 audience=entry.key,
                 subject=manager.cipher.pairwise(subject, entry.key),
                 client_id=caller.client_id,

@@ -12,7 +12,8 @@ one limit whatever its own clock says. When Redis fails it answers from a :class
 reports itself ``degraded`` and tries Redis again after a short back-off.
 
 :func:`ratelimit_headers` writes the ``RateLimit-Policy``, ``RateLimit`` and ``Retry-After``
-fields of draft-ietf-httpapi-ratelimit-headers-11 (structured-field form).
+fields of draft-ietf-httpapi-ratelimit-headers-11 (structured-field form); how a token bucket maps
+onto them is explained there.
 """
 
 from __future__ import annotations
@@ -365,43 +366,67 @@ class RedisLimiter:
 
 
 POLICY_NAME = "client"
+BURST_PARAMETER = "xyb-burst"  # a vendor parameter, as the draft's section 3.1 suggests
 
 
-# The fields allow integers only: the smallest window in whole seconds over which the rate is a
-# whole number of requests (20/s: 20 per 1 s; 2.5/s: 5 per 2 s; 0.1/s: 1 per 10 s); failing that
-# within an hour, the quota rounded down over one second, or one request per window rounded up.
+# How a token bucket (burst b, refilled at rate_per_s) maps onto the draft's fields:
+#
+#   RateLimit-Policy: "client";q=Q;w=W;xyb-burst=b
+#     Q requests per W whole seconds is the sustained rate, and W is at least the time a drained
+#     bucket takes to refill (b / rate_per_s), so Q >= b: the available quota r never exceeds q.
+#     xyb-burst says b itself. Defaults (50/s, burst 100): q=100;w=2;xyb-burst=100, and when
+#     q = b as there, a client sending at most q in any w seconds is never refused.
+#   RateLimit: "client";r=R;t=T
+#     R requests pass now; T whole seconds until one more than R would pass: until then the
+#     client can use no more than R, the draft's effective window. The fields take whole seconds
+#     only, so T is rounded up: a client spending at most R within T is never refused. At
+#     one instant T is the same for every request of a burst and for the refusal after it, so it
+#     moves only with time; when refused, R=0 and T is Retry-After (the draft's section 6: never
+#     earlier than the end of the effective window).
 @functools.lru_cache(maxsize=1024)
 def _quota_window(policy: RateLimitPolicy) -> tuple[int, int]:
-    """The sustained rate as ``(q, w)``: an integer quota per integer window of seconds."""
+    """The policy as whole ``(q, w)``: ``q / w`` the rate where it can be, ``q >= burst``."""
     rate = policy.rate_per_s
-    for window in range(1, 3601):
+    refill = policy.burst / rate  # seconds for a drained bucket to fill again
+    first = max(1, math.ceil(refill - 1e-9))
+    # The smallest window from there over which the rate is a whole number of requests (20/s
+    # burst 5: 20 per 1 s; 2.5/s burst 4: 5 per 2 s); failing that within an hour, that window
+    # with the quota rounded down, which still holds a full burst.
+    for window in range(first, first + 3600):
         quota = rate * window
-        if quota >= 1 - 1e-9 and abs(quota - round(quota)) <= 1e-9 * max(1.0, quota):
-            return round(quota), window
-    if rate >= 1:
-        return math.floor(rate), 1
-    return 1, math.ceil(1 / rate)
+        if abs(quota - round(quota)) <= 1e-9 * max(1.0, quota):
+            return max(policy.burst, round(quota)), window
+    return max(policy.burst, math.floor(rate * first)), first
 
 
 def _whole_seconds(seconds: float) -> int:
-    return math.ceil(seconds - 1e-9)
+    return max(1, math.ceil(seconds - 1e-9))
 
 
-# draft-ietf-httpapi-ratelimit-headers-11 (sections 3, 4 and 6), Structured Field lists:
-#   RateLimit-Policy: "client";q=20;w=1   quota q per window w seconds: the sustained rate
-#   RateLimit: "client";r=4;t=1           r requests available now; t whole seconds until the
-#                                         full burst is back
-# When refused: r=0 and t equals Retry-After, the whole seconds (at least 1) until a request would
-# be admitted; section 6 asks that Retry-After never point before the end of the effective window.
+def _until_one_more(decision: Decision, policy: RateLimitPolicy) -> float:
+    """Seconds until a request beyond the ``remaining`` ones would pass (Retry-After if refused).
+
+    ``reset_after_s`` is when the bucket is full again: ``burst - 1 - remaining`` intervals
+    before that, one more request than ``remaining`` passes.
+    """
+    if not decision.allowed and decision.retry_after_s is not None:
+        return decision.retry_after_s
+    spare = policy.burst - 1 - decision.remaining
+    return max(0.0, decision.reset_after_s - spare * policy.interval_s)
+
+
 def ratelimit_headers(decision: Decision, policy: RateLimitPolicy) -> list[tuple[str, str]]:
     """``RateLimit-Policy``, ``RateLimit`` and, when refused, ``Retry-After`` for a response."""
     quota, window = _quota_window(policy)
-    headers = [("RateLimit-Policy", f'"{POLICY_NAME}";q={quota};w={window}')]
-    if decision.allowed:
-        reset = max(0, _whole_seconds(decision.reset_after_s))
-        headers.append(("RateLimit", f'"{POLICY_NAME}";r={decision.remaining};t={reset}'))
-        return headers
-    retry = max(1, _whole_seconds(decision.retry_after_s or 0.0))
-    headers.append(("RateLimit", f'"{POLICY_NAME}";r=0;t={retry}'))
-    headers.append(("Retry-After", str(retry)))
+    headers = [
+        (
+            "RateLimit-Policy",
+            f'"{POLICY_NAME}";q={quota};w={window};{BURST_PARAMETER}={policy.burst}',
+        )
+    ]
+    wait = _whole_seconds(_until_one_more(decision, policy))
+    remaining = decision.remaining if decision.allowed else 0
+    headers.append(("RateLimit", f'"{POLICY_NAME}";r={remaining};t={wait}'))
+    if not decision.allowed:
+        headers.append(("Retry-After", str(wait)))
     return headers

@@ -3,14 +3,19 @@ registers: who a credit code's company is, whether it still exists, and who repr
 
 The gateway asks ``GET {XYB_ENTERPRISE_REGISTER_URL}/enterprises/{uscc}`` (the contract is
 ``contracts/registers/enterprise.contract.yaml``) and trusts only what the register answers: the
-company's name, its status and its legal representative (name and GB 11643 ID number). One
-``httpx.AsyncClient`` is opened in the lifespan over the app's upstream transport (tests inject a
-stub through ``create_app(transport_factory=...)``).
+company's name, its status and its legal representative (name and GB 11643 ID number). A register
+publishes the name and the status to anyone but gives the ID number only to its authenticated
+consumer: the gateway presents ``Authorization: Bearer {XYB_ENTERPRISE_REGISTER_TOKEN}`` (to the
+register's own address only: redirects are not followed). One ``httpx.AsyncClient`` is opened in
+the lifespan over the app's upstream transport (tests inject a stub through
+``create_app(transport_factory=...)``).
 
 Failures are never a silent accept. Not configured, unreachable, slower than ``TIMEOUT_S``, an
-error status, or an answer that is not the documented shape: ``RegisterUnavailable`` (503). The
-answer carries an ID number: it is compared, never stored, logged or shown; log lines name only
-the error class and a fixed sentence.
+error status (401 when the register refuses the token), or an answer that is not the documented
+shape (one without the ID number: the register did not take the gateway for its consumer):
+``RegisterUnavailable`` (503). The answer carries an ID number: it is compared, never stored,
+logged or shown; log lines name only the error class and a fixed sentence (the operator's
+warning says which setting to check).
 """
 
 from __future__ import annotations
@@ -25,6 +30,7 @@ import httpx
 
 from app.core.errors import GatewayError, register_problem_type
 from app.core.identifiers import normalise_resident_id, validate_resident_id, validate_uscc
+from app.core.logging import describe_exception
 
 log = logging.getLogger("xyb.identity.register")
 
@@ -83,6 +89,10 @@ class _Unusable(Exception):
     """The register's answer is not what its contract says."""
 
 
+class _WithoutIdNumber(_Unusable):
+    """An enterprise without its representative's ID number: the public view, not the consumer's."""
+
+
 def _printable(value: object, limit: int) -> str:
     if not isinstance(value, str):
         raise _Unusable
@@ -105,6 +115,8 @@ def _record(uscc: str, data: Any) -> EnterpriseRecord:
     if not isinstance(representative, dict):
         raise _Unusable
     id_number = representative.get("id_number")
+    if id_number is None:
+        raise _WithoutIdNumber
     if not isinstance(id_number, str) or validate_resident_id(id_number):
         raise _Unusable
     return EnterpriseRecord(
@@ -124,18 +136,22 @@ class EnterpriseRegister:
         base_url: str | None,
         transport: httpx.AsyncBaseTransport | None = None,
         *,
+        token: str | None = None,
         timeout_s: float = TIMEOUT_S,
     ) -> None:
         self.base_url = base_url
         self.timeout_s = timeout_s
         self._client: httpx.AsyncClient | None = None
         if base_url is not None:
+            headers = {"Accept": "application/json"}
+            if token:
+                headers["Authorization"] = f"Bearer {token}"
             self._client = httpx.AsyncClient(
                 base_url=base_url,
                 transport=transport,
                 timeout=httpx.Timeout(timeout_s),
-                follow_redirects=False,
-                headers={"Accept": "application/json"},
+                follow_redirects=False,  # the credential goes to the register's address only
+                headers=headers,
             )
 
     @property
@@ -166,8 +182,10 @@ class EnterpriseRegister:
                 " company could not be checked; nothing was registered. Try again later."
             ) from None
         except (httpx.HTTPError, OSError) as exc:
+            # Named by the chain's classes (httpx's wrappers left out), never by its message.
             log.warning(
-                "the enterprise register cannot be reached", extra={"error": type(exc).__name__}
+                "the enterprise register cannot be reached",
+                extra={"error": describe_exception(exc)},
             )
             raise RegisterUnavailable(
                 "The enterprise register cannot be reached, so the company could not be checked;"
@@ -175,16 +193,34 @@ class EnterpriseRegister:
             ) from None
         if status == 404:
             return None
+        if status in (401, 403):
+            log.warning(
+                "the enterprise register refused the gateway's credential"
+                " (check XYB_ENTERPRISE_REGISTER_TOKEN)",
+                extra={"status": status},
+            )
+            raise self._unusable()
         try:
             if status != 200 or body is None:
                 raise _Unusable
             return _record(uscc, json.loads(body))
+        except _WithoutIdNumber:
+            log.warning(
+                "the enterprise register answered without the legal representative's ID number:"
+                " it gives that only to its authenticated consumer (set"
+                " XYB_ENTERPRISE_REGISTER_TOKEN)"
+            )
+            raise self._unusable() from None
         except (_Unusable, ValueError, RecursionError):
             log.warning("the enterprise register gave an unusable answer", extra={"status": status})
-            raise RegisterUnavailable(
-                "The enterprise register gave an answer the gateway cannot use, so the company"
-                " could not be checked; nothing was registered. Try again later."
-            ) from None
+            raise self._unusable() from None
+
+    @staticmethod
+    def _unusable() -> RegisterUnavailable:
+        return RegisterUnavailable(
+            "The enterprise register gave an answer the gateway cannot use, so the company"
+            " could not be checked; nothing was registered. Try again later."
+        )
 
     async def _get(self, path: str) -> tuple[int, bytes | None]:
         """The status and the (decoded) body; None for a body over ``MAX_ANSWER_BYTES``."""

@@ -1,7 +1,13 @@
-"""The token endpoint's grants (RFC 6749, RFC 8693) and refresh-token rotation.
+"""The token endpoint's grants (RFC 6749, RFC 8693), scopes, and refresh-token rotation.
 
-Errors are problem+json documents that also carry OAuth's ``error`` and ``error_description``,
+Errors are sent as ``application/json``, as RFC 6749 §5.2 requires: OAuth's ``error`` and
+``error_description`` beside the problem members (``type``, ``title``, ``status``, ``detail``),
 so OAuth clients and problem-aware clients both understand them.
+
+Scopes are the roles a client's token carries (RFC 6749 §3.3): a client may ask for some of the
+roles it holds (``scope=operator``), and gets them all when it asks for none. Residents' tokens
+carry no roles, so they take no scope. Access through /gw follows the client's grants, whatever
+the scope.
 """
 
 from __future__ import annotations
@@ -20,7 +26,7 @@ from sqlalchemy import delete, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from app.core.errors import GatewayError, register_problem_type
+from app.core.errors import GatewayError, TooManyRequests, register_problem_type
 from app.identity.accounts import (
     ASSURANCE_PARTNER,
     find_person_for_login,
@@ -31,6 +37,7 @@ from app.identity.accounts import (
 from app.identity.crypto import DataCipher
 from app.identity.events import EventKind, emit
 from app.identity.passwords import burn_verification, hash_password, needs_rehash, verify_password
+from app.identity.roles import ALL_ROLES
 from app.identity.state import ClientView, IdentityManager
 from app.identity.tokens import InvalidToken, verify_partner_token
 from app.models.identity import Client, PartnerTokenUse, Person, RefreshToken
@@ -56,15 +63,21 @@ OAUTH_CLIENT_ERROR = register_problem_type(
 )
 
 
-class OAuthError(GatewayError):
-    problem = OAUTH_ERROR
+# RFC 6749 §5.2: the token endpoint's errors are application/json.
+OAUTH_MEDIA_TYPE = "application/json"
+OAUTH_HEADERS = {"Cache-Control": "no-store", "Pragma": "no-cache"}
 
-    def __init__(self, error: str, description: str, *, status: int = 400) -> None:
-        if status == 401:
-            raise TypeError("use OAuthClientError for invalid_client")
+
+class OAuthError(GatewayError):
+    """A refused token request (400): ``error`` is one of RFC 6749 §5.2's codes."""
+
+    problem = OAUTH_ERROR
+    media_type = OAUTH_MEDIA_TYPE
+
+    def __init__(self, error: str, description: str) -> None:
         super().__init__(
             description,
-            headers={"Cache-Control": "no-store"},
+            headers=OAUTH_HEADERS,
             extensions={"error": error, "error_description": description},
         )
 
@@ -73,13 +86,83 @@ class OAuthClientError(GatewayError):
     """invalid_client (401, with a Basic challenge as RFC 6749 §5.2 asks)."""
 
     problem = OAUTH_CLIENT_ERROR
+    media_type = OAUTH_MEDIA_TYPE
 
     def __init__(self, description: str) -> None:
         super().__init__(
             description,
-            headers={"Cache-Control": "no-store", "WWW-Authenticate": 'Basic realm="xyb-token"'},
+            headers={**OAUTH_HEADERS, "WWW-Authenticate": 'Basic realm="xyb-token"'},
             extensions={"error": "invalid_client", "error_description": description},
         )
+
+
+class OAuthSlowDown(TooManyRequests):
+    """Too many failed logins (429 with Retry-After), in the token endpoint's JSON."""
+
+    media_type = OAUTH_MEDIA_TYPE
+
+    def __init__(self, seconds: int) -> None:
+        description = f"Too many failed logins; try again in {seconds} s."
+        super().__init__(
+            description,
+            headers={**OAUTH_HEADERS, "Retry-After": str(seconds)},
+            extensions={"error": "slow_down", "error_description": description},
+        )
+
+
+# RFC 6749 §3.3: scope-token = 1*( %x21 / %x23-5B / %x5D-7E ), separated by spaces.
+_SCOPE_TOKEN = re.compile(r"[\x21\x23-\x5B\x5D-\x7E]{1,64}")
+_MAX_SCOPES = 16
+SCOPES = tuple(sorted(ALL_ROLES))
+
+
+def parse_scope(raw: str | None) -> frozenset[str] | None:
+    """The requested scope as a set of scope tokens; None when the request has none."""
+    if raw is None:
+        return None
+    tokens = [token for token in raw.split(" ") if token]
+    if not tokens:
+        return None
+    if len(tokens) > _MAX_SCOPES or not all(_SCOPE_TOKEN.fullmatch(t) for t in tokens):
+        raise OAuthError(
+            "invalid_scope", "The scope is malformed: it is role names separated by spaces."
+        )
+    return frozenset(tokens)
+
+
+def _unknown_scope(scope: str) -> OAuthError:
+    if scope == "openid":
+        return OAuthError(
+            "invalid_scope",
+            "openid: this gateway issues access tokens, not ID tokens (it is no OpenID provider).",
+        )
+    return OAuthError(
+        "invalid_scope", f"Unknown scope {scope}: the scopes are the roles {', '.join(SCOPES)}."
+    )
+
+
+def scoped_roles(client: ClientView, scope: frozenset[str] | None) -> tuple[str, ...]:
+    """The roles a client's token carries: those asked for, all the client's by default."""
+    if scope is None:
+        return tuple(sorted(client.roles))
+    for name in sorted(scope):
+        if name not in ALL_ROLES:
+            raise _unknown_scope(name)
+        if name not in client.roles:
+            raise OAuthError("invalid_scope", f"This client does not hold the role {name}.")
+    return tuple(sorted(scope))
+
+
+def no_scope(scope: frozenset[str] | None) -> None:
+    """Residents' tokens carry no roles: any scope is refused, naming the first."""
+    if scope is None:
+        return
+    first = min(scope)
+    if first == "openid" or first not in ALL_ROLES:
+        raise _unknown_scope(first)
+    raise OAuthError(
+        "invalid_scope", "A resident's token carries no roles: ask for it without a scope."
+    )
 
 
 CLIENT_ID = re.compile(r"[A-Za-z0-9_-]{1,40}")
@@ -102,6 +185,7 @@ class TokenResponse:
     expires_in: int
     refresh_token: str | None = None
     issued_token_type: str | None = None
+    scope: str | None = None
 
     def body(self) -> dict[str, Any]:
         body: dict[str, Any] = {
@@ -113,6 +197,8 @@ class TokenResponse:
             body["refresh_token"] = self.refresh_token
         if self.issued_token_type is not None:
             body["issued_token_type"] = self.issued_token_type
+        if self.scope is not None:
+            body["scope"] = self.scope
         return body
 
 
@@ -136,20 +222,22 @@ async def authenticate_client(
     return view
 
 
-def _access_for_client(manager: IdentityManager, client: ClientView) -> TokenResponse:
+async def client_credentials(
+    manager: IdentityManager, client: ClientView, scope: frozenset[str] | None = None
+) -> TokenResponse:
+    """A client's own token, with the roles its scope asks for (all of them by default)."""
+    roles = scoped_roles(client, scope)
+    granted = " ".join(roles) or None
     token, claims = manager.issuer.issue(
         subject=f"c:{client.id}",
         client_id=client.id,
         kind="client",
-        roles=tuple(sorted(client.roles)),
+        roles=roles,
         assurance=0,
         division=client.division,
+        scope=granted,
     )
-    return TokenResponse(token, claims.expires_at - claims.issued_at)
-
-
-async def client_credentials(manager: IdentityManager, client: ClientView) -> TokenResponse:
-    return _access_for_client(manager, client)
+    return TokenResponse(token, claims.expires_at - claims.issued_at, scope=granted)
 
 
 async def _issue_person_tokens(
@@ -326,7 +414,7 @@ async def token_exchange(
             subject_token,
             jwks=client.partner_jwks,
             issuer=client.partner_issuer,
-            audience=manager.settings.issuer,
+            audience=manager.settings.resolved_issuer,
             leeway_seconds=PARTNER_TOKEN_LEEWAY,
         )
     except InvalidToken as exc:

@@ -110,7 +110,7 @@ class IdentityManager:
         self._poller: asyncio.Task[None] | None = None
         self.verifier = TokenVerifier(
             lambda kid: self.state.keyring.get(kid),
-            issuer=settings.issuer,
+            issuer=settings.resolved_issuer,
             audience=ACCESS_AUDIENCE,
         )
 
@@ -118,7 +118,7 @@ class IdentityManager:
     def issuer(self) -> TokenIssuer:
         return TokenIssuer(
             self.state.keyring,
-            issuer=self.settings.issuer,
+            issuer=self.settings.resolved_issuer,
             audience=ACCESS_AUDIENCE,
             ttl_seconds=self.settings.access_token_ttl,
         )

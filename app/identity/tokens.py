@@ -278,13 +278,19 @@ class TokenIssuer:
         acting_for: str | None = None,
         division: str | None = None,
         sealed_id_number: str | None = None,
+        scope: str | None = None,
         now: float | None = None,
     ) -> tuple[str, AccessClaims]:
-        """A signed access token and its claims (a client's subject is ``c:<client_id>``)."""
+        """A signed access token and its claims (a client's subject is ``c:<client_id>``).
+
+        ``scope`` is the granted scope (RFC 9068 §2.2.3), written as the ``scope`` claim.
+        """
         role_tuple = tuple(roles)
         _check_issue(subject, client_id, kind, role_tuple, assurance, family, acting_for)
         if sealed_id_number is not None and (kind != "person" or not sealed_id_number):
             raise ValueError("only a person's token carries a (non-empty) sealed ID number")
+        if scope is not None and not scope:
+            raise ValueError("a granted scope is not empty (leave it out instead)")
         issued_at = int(_now(now))
         claims = AccessClaims(
             subject=subject,
@@ -312,6 +318,8 @@ class TokenIssuer:
             "roles": list(role_tuple),
             "acr": str(assurance),
         }
+        if scope is not None:
+            payload["scope"] = scope
         if family is not None:
             payload["fam"] = family
         if acting_for is not None:

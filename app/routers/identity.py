@@ -6,16 +6,17 @@ import base64
 import binascii
 from datetime import datetime
 from typing import Annotated, Any
-from urllib.parse import parse_qsl
+from urllib.parse import parse_qsl, unquote_plus, urlsplit
 
 from fastapi import APIRouter, Depends, Query, Request, Response
 from fastapi.responses import JSONResponse
 from pydantic import BaseModel, Field
 
+from app.core.config import Settings, is_https_issuer
 from app.core.deps import SessionDep
-from app.core.errors import MalformedBody, NotFound, TooManyRequests, Unauthorized, ValidationFailed
+from app.core.errors import NotFound, Unauthorized, ValidationFailed
 from app.core.identifiers import validate_uscc
-from app.core.openapi import problem_responses
+from app.core.openapi import Scheme, problem_responses, security
 from app.core.security import PersonDep, identity_of
 from app.identity.accounts import (
     NewPerson,
@@ -39,11 +40,17 @@ from app.identity.legal_persons import (
 )
 from app.identity.oauth import (
     ID_TOKEN_TYPE,
+    OAUTH_HEADERS,
+    OAUTH_MEDIA_TYPE,
+    SCOPES,
     TOKEN_EXCHANGE,
     OAuthClientError,
     OAuthError,
+    OAuthSlowDown,
     authenticate_client,
     client_credentials,
+    no_scope,
+    parse_scope,
     password_grant,
     refresh_grant,
     token_exchange,
@@ -362,6 +369,7 @@ async def decline(
     return await _answer(invitation_id, caller, session, accept=False)
 
 
+_GRANT_TYPES = ("password", "client_credentials", "refresh_token", TOKEN_EXCHANGE)
 _TOKEN_FORM = {
     "requestBody": {
         "required": True,
@@ -371,17 +379,15 @@ _TOKEN_FORM = {
                     "type": "object",
                     "required": ["grant_type"],
                     "properties": {
-                        "grant_type": {
-                            "type": "string",
-                            "enum": [
-                                "password",
-                                "client_credentials",
-                                "refresh_token",
-                                TOKEN_EXCHANGE,
-                            ],
-                        },
+                        "grant_type": {"type": "string", "enum": list(_GRANT_TYPES)},
                         "client_id": {"type": "string"},
                         "client_secret": {"type": "string"},
+                        "scope": {
+                            "type": "string",
+                            "description": "roles the client's token carries, space-separated"
+                            " (a subset of the client's; default: all); residents' tokens take"
+                            " none",
+                        },
                         "username": {"type": "string", "description": "ID number or phone"},
                         "password": {"type": "string"},
                         "acting_for": {"type": "string", "description": "a legal person's id"},
@@ -403,44 +409,86 @@ _TOKEN_PARAMETERS = frozenset(
 )
 
 
+def _oauth_error_response(description: str, errors: list[str]) -> dict[str, Any]:
+    """An ``application/json`` error of the token endpoint (RFC 6749 §5.2), documented."""
+    return {
+        "description": description,
+        "content": {
+            OAUTH_MEDIA_TYPE: {
+                "schema": {
+                    "allOf": [
+                        {"$ref": "#/components/schemas/Problem"},
+                        {
+                            "type": "object",
+                            "required": ["error", "error_description"],
+                            "properties": {
+                                "error": {"type": "string", "enum": errors},
+                                "error_description": {"type": "string"},
+                            },
+                        },
+                    ]
+                }
+            }
+        },
+    }
+
+
+_TOKEN_RESPONSES: dict[int | str, dict[str, Any]] = {
+    400: _oauth_error_response(
+        "The request is refused (RFC 6749 §5.2)",
+        [
+            "invalid_request",
+            "invalid_grant",
+            "unauthorized_client",
+            "unsupported_grant_type",
+            "invalid_scope",
+        ],
+    ),
+    401: _oauth_error_response("Client authentication failed", ["invalid_client"]),
+    **problem_responses(413),
+    429: _oauth_error_response("Too many failed logins (Retry-After)", ["slow_down"]),
+}
+
+
 class TokenOut(BaseModel):
     access_token: str
     token_type: str
     expires_in: int
     refresh_token: str | None = None
     issued_token_type: str | None = None
+    scope: str | None = Field(default=None, description="the roles granted, space-separated")
 
 
 def _client_credentials_of(request: Request, form: dict[str, str]) -> tuple[str, str]:
     header = request.headers.get("authorization", "")
-    if header.lower().startswith("basic "):
-        try:
-            decoded = base64.b64decode(header[6:].strip(), validate=True).decode("utf-8")
-        except (binascii.Error, UnicodeDecodeError):
-            raise OAuthClientError("Malformed Basic credentials.") from None
-        client_id, _, secret = decoded.partition(":")
-        return client_id, secret
-    return form.get("client_id", ""), form.get("client_secret", "")
+    if not header.lower().startswith("basic "):
+        return form.get("client_id", ""), form.get("client_secret", "")
+    if "client_secret" in form:
+        raise OAuthError(
+            "invalid_request", "Authenticate the client one way: Basic or client_secret, not both."
+        )
+    try:
+        decoded = base64.b64decode(header[6:].strip(), validate=True).decode("utf-8")
+    except (binascii.Error, UnicodeDecodeError):
+        raise OAuthClientError("Malformed Basic credentials.") from None
+    # RFC 6749 §2.3.1: both halves are form-encoded before they are joined.
+    raw_id, _, raw_secret = decoded.partition(":")
+    client_id, secret = unquote_plus(raw_id), unquote_plus(raw_secret)
+    if form.get("client_id", client_id) != client_id:
+        raise OAuthError("invalid_request", "client_id differs from the Basic credentials.")
+    return client_id, secret
 
 
-@router.post(
-    "/identity/token",
-    response_model=TokenOut,
-    openapi_extra=_TOKEN_FORM,
-    responses=problem_responses(400, 401, 413, 415, 429),
-)
-async def token(request: Request, session: SessionDep, manager: ManagerDep) -> JSONResponse:
-    """OAuth 2.0 token endpoint: password (ID number or phone), client_credentials,
-    refresh_token (rotated; reuse revokes the family) and token exchange (RFC 8693)."""
-    content_type = request.headers.get("content-type", "").split(";")[0].strip().lower()
+def _token_form(content_type: str, body: bytes) -> dict[str, str]:
+    """The recognised parameters of a token request, each given at most once."""
     if content_type != "application/x-www-form-urlencoded":
         raise OAuthError(
             "invalid_request", "Send the token request as application/x-www-form-urlencoded."
         )
     try:
-        pairs = parse_qsl((await request.body()).decode("utf-8"), keep_blank_values=True)
+        pairs = parse_qsl(body.decode("utf-8"), keep_blank_values=True)
     except UnicodeDecodeError:
-        raise MalformedBody("The form is not UTF-8.") from None
+        raise OAuthError("invalid_request", "The form is not UTF-8.") from None
     form: dict[str, str] = {}
     for key, value in pairs:
         if key not in _TOKEN_PARAMETERS:
@@ -449,29 +497,54 @@ async def token(request: Request, session: SessionDep, manager: ManagerDep) -> J
             raise OAuthError("invalid_request", f"The parameter {key} is given more than once.")
         form[key] = value
     grant = form.get("grant_type", "")
+    if not grant:
+        raise OAuthError("invalid_request", "grant_type is missing.")
+    if grant not in _GRANT_TYPES:
+        shown = grant if len(grant) <= 80 and grant.isprintable() else "this grant_type"
+        raise OAuthError(
+            "unsupported_grant_type",
+            f"{shown!r} is not supported; grant_type is one of {', '.join(_GRANT_TYPES)}.",
+        )
+    return form
+
+
+@router.post(
+    "/identity/token",
+    response_model=TokenOut,
+    # The client authenticates with HTTP Basic or with client_id/client_secret in the form.
+    openapi_extra={**_TOKEN_FORM, **security(Scheme.CLIENT_BASIC, optional=True)},
+    responses=_TOKEN_RESPONSES,
+)
+async def token(request: Request, session: SessionDep, manager: ManagerDep) -> JSONResponse:
+    """OAuth 2.0 token endpoint: password (ID number or phone), client_credentials,
+    refresh_token (rotated; reuse revokes the family) and token exchange (RFC 8693). Errors are
+    application/json (RFC 6749 §5.2)."""
+    content_type = request.headers.get("content-type", "").split(";")[0].strip().lower()
+    # Checked before anything touches the database: a malformed request takes no lock.
+    form = _token_form(content_type, await request.body())
+    grant = form["grant_type"]
+    scope = parse_scope(form.get("scope"))
     client_id, client_secret = _client_credentials_of(request, form)
     if grant != "client_credentials":
         await lock_for_write(session)  # the other grants read, then write
     client = await authenticate_client(session, manager, client_id, client_secret)
     if grant == "client_credentials":
-        response = await client_credentials(manager, client)
-    elif grant == "password":
-        response = await _password(request, session, manager, client, form)
-    elif grant == "refresh_token":
-        response = await refresh_grant(session, manager, client, form.get("refresh_token", ""))
-    elif grant == TOKEN_EXCHANGE:
-        response, _created = await token_exchange(
-            session,
-            manager,
-            client,
-            subject_token=form.get("subject_token", ""),
-            subject_token_type=form.get("subject_token_type", ID_TOKEN_TYPE),
-        )
+        response = await client_credentials(manager, client, scope)
     else:
-        raise OAuthError("unsupported_grant_type", f"grant_type {grant!r} is not supported.")
-    return JSONResponse(
-        response.body(), headers={"Cache-Control": "no-store", "Pragma": "no-cache"}
-    )
+        no_scope(scope)
+        if grant == "password":
+            response = await _password(request, session, manager, client, form)
+        elif grant == "refresh_token":
+            response = await refresh_grant(session, manager, client, form.get("refresh_token", ""))
+        else:
+            response, _created = await token_exchange(
+                session,
+                manager,
+                client,
+                subject_token=form.get("subject_token", ""),
+                subject_token_type=form.get("subject_token_type", ID_TOKEN_TYPE),
+            )
+    return JSONResponse(response.body(), headers=OAUTH_HEADERS)
 
 
 async def _password(
@@ -500,12 +573,7 @@ async def _password(
     _, account_key = await find_person_for_login(session, manager.cipher, username)
     wait = await throttle.check(account=account_key, address=address)
     if wait is not None:
-        seconds = max(1, int(wait + 0.999))
-        raise TooManyRequests(
-            f"Too many failed logins; try again in {seconds} s.",
-            headers={"Retry-After": str(seconds)},
-            extensions={"error": "slow_down", "error_description": "too many failed logins"},
-        )
+        raise OAuthSlowDown(max(1, int(wait + 0.999)))
     response, account_key = await password_grant(
         session, manager, client, username=username, password=password, acting_for=acting_for
     )
@@ -522,32 +590,59 @@ async def jwks(manager: ManagerDep) -> dict[str, Any]:
     return manager.state.keyring.jwks()
 
 
-@router.get(
-    "/.well-known/openid-configuration",
-    responses={200: {"description": "Authorization server metadata (RFC 8414)"}},
-)
-async def discovery(manager: ManagerDep) -> dict[str, Any]:
-    """Where the token endpoint and the keys are, and what they support."""
+METADATA_PATH = "/.well-known/oauth-authorization-server"
+
+
+def authorization_server_metadata(settings: Settings) -> dict[str, Any]:
+    """RFC 8414 metadata: an OAuth 2.0 authorization server issuing access tokens to apps.
+
+    Not an OpenID provider (no ID tokens, no authorization endpoint): no OpenID member is
+    claimed. RFC 8414 requires a non-empty ``response_types_supported`` even of a server
+    without an authorization endpoint; ``none`` (OAuth 2.0 Multiple Response Types §4) is the
+    response type that returns no credential, and with no ``authorization_endpoint`` nothing can
+    be asked there.
+    """
     # The configured address, never the request's Host: a forged Host would otherwise point
     # whoever caches this document at someone else's keys.
-    base = manager.settings.resolved_public_url
+    base = settings.resolved_public_url
     return {
-        "issuer": manager.settings.issuer,
+        "issuer": settings.resolved_issuer,
         "token_endpoint": f"{base}/identity/token",
         "jwks_uri": f"{base}/.well-known/jwks.json",
-        "userinfo_endpoint": f"{base}/identity/me",
-        "grant_types_supported": [
-            "password",
-            "client_credentials",
-            "refresh_token",
-            TOKEN_EXCHANGE,
-        ],
+        "scopes_supported": list(SCOPES),
+        "response_types_supported": ["none"],
+        "grant_types_supported": list(_GRANT_TYPES),
         "token_endpoint_auth_methods_supported": ["client_secret_basic", "client_secret_post"],
-        "id_token_signing_alg_values_supported": ["EdDSA"],
-        "token_endpoint_auth_signing_alg_values_supported": ["EdDSA"],
+        "service_documentation": f"{base}/docs",
+        # Beyond RFC 8414: what token exchange takes, and the audience of the access tokens.
         "subject_token_types_supported": [ID_TOKEN_TYPE],
         "audience": ACCESS_AUDIENCE,
     }
+
+
+@router.get(METADATA_PATH, responses={200: {"description": "Authorization server metadata"}})
+async def metadata(manager: ManagerDep) -> dict[str, Any]:
+    """OAuth 2.0 authorization server metadata (RFC 8414): the token endpoint, the keys, the
+    grants and scopes."""
+    return authorization_server_metadata(manager.settings)
+
+
+@router.get(METADATA_PATH + "/{suffix:path}", include_in_schema=False)
+async def metadata_for_issuer_path(suffix: str, manager: ManagerDep) -> dict[str, Any]:
+    """RFC 8414 §3: an issuer with a path has its metadata at the well-known path + that path."""
+    issuer = manager.settings.resolved_issuer
+    if not is_https_issuer(issuer) or urlsplit(issuer).path.strip("/") != suffix.strip("/"):
+        raise NotFound(f"The authorization server metadata is at {METADATA_PATH}.")
+    return authorization_server_metadata(manager.settings)
+
+
+@router.get("/.well-known/openid-configuration", include_in_schema=False)
+async def not_an_openid_provider() -> None:
+    """No OpenID Connect discovery: the gateway issues no ID tokens."""
+    raise NotFound(
+        "This gateway is an OAuth 2.0 authorization server, not an OpenID provider: its"
+        f" metadata (RFC 8414) is at {METADATA_PATH}."
+    )
 
 
 __all__ = ["Unauthorized", "identity_of", "router"]

@@ -21,6 +21,7 @@ from jwt.algorithms import ECAlgorithm
 
 from app.core.identifiers import make_resident_id
 from app.identity.state import IdentityManager
+from app.simulators.enterprise import CONTRACT_CONSUMER_TOKEN
 from tests.contract_stubs import CONTRACTS
 from tests.contract_stubs import load as load_contract
 from tests.log_guard import secret as log_secret
@@ -37,9 +38,11 @@ ESTATE_OPERATION = "listEstateRecords_430100"
 PARTNER_ISSUER = "https://sso.gdzwfw.gov.cn"
 GATEWAY_ISSUER = "xyb-gateway"  # the default XYB_ISSUER: partners put it in their ID tokens' aud
 
-# The enterprise register the identity tests consult (tests/identity/conftest.py stubs it).
+# The enterprise register the identity tests consult (tests/identity/conftest.py stubs it), and
+# the gateway's credential there: the consumer token its contract's interactions present.
 REGISTER_URL = "http://enterprise-register.test"
 REGISTER_CONTRACT = load_contract("registers/enterprise")
+REGISTER_TOKEN = CONTRACT_CONSUMER_TOKEN
 
 _serial = itertools.count(1)
 
@@ -64,7 +67,11 @@ def is_problem(response: httpx.Response, status: int) -> Json:
 
 
 def oauth_problem(response: httpx.Response, status: int, error: str) -> Json:
-    body = is_problem(response, status)
+    """A token endpoint's error: application/json (RFC 6749 §5.2), also a problem document."""
+    assert response.status_code == status, response.text
+    assert response.headers["content-type"] == "application/json", response.headers
+    body: Json = response.json()
+    assert body["status"] == status
     assert body["error"] == error, body
     assert body["error_description"], body
     assert response.headers["cache-control"] == "no-store"

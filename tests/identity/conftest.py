@@ -1,6 +1,7 @@
 """The identity tests' upstreams: the enterprise register answers from its contract.
 
-Every test here runs with ``XYB_ENTERPRISE_REGISTER_URL`` set; unless a module stubs its own
+Every test here runs with ``XYB_ENTERPRISE_REGISTER_URL`` and ``XYB_ENTERPRISE_REGISTER_TOKEN`` set
+(the consumer token the contract presents); unless a module stubs its own
 upstreams (its ``transport_factory``), the register is ``contract_stub("registers/enterprise")``
 and any other upstream answers 501.
 """
@@ -12,16 +13,22 @@ from collections.abc import Callable
 import httpx
 import pytest
 import respx
+from pydantic import SecretStr
 
 from app.core.config import Settings
 from app.gateway.routetable import TransportFactory
 from tests.contract_stubs import transport_for
-from tests.identity.api_support import REGISTER_URL
+from tests.identity.api_support import REGISTER_TOKEN, REGISTER_URL
 
 
 @pytest.fixture
 def settings(settings: Settings) -> Settings:
-    return settings.model_copy(update={"enterprise_register_url": REGISTER_URL})
+    return settings.model_copy(
+        update={
+            "enterprise_register_url": REGISTER_URL,
+            "enterprise_register_token": SecretStr(REGISTER_TOKEN),
+        }
+    )
 
 
 @pytest.fixture

@@ -28,6 +28,7 @@ from tests.identity.api_support import (
     invalid_token,
     is_problem,
     login,
+    oauth_problem,
     onboard_changsha,
     register,
 )
@@ -190,13 +191,13 @@ async def test_disabling_a_person_stops_their_tokens(
         },
         auth=(app_client["client_id"], app_client["client_secret"]),
     )
-    assert is_problem(relogin, 400)["error"] == "invalid_grant"
+    oauth_problem(relogin, 400, "invalid_grant")
     refreshed = await client.post(
         "/identity/token",
         data={"grant_type": "refresh_token", "refresh_token": issued["refresh_token"]},
         auth=(app_client["client_id"], app_client["client_secret"]),
     )
-    assert is_problem(refreshed, 400)["error"] == "invalid_grant"
+    oauth_problem(refreshed, 400, "invalid_grant")
     # Enabled again: the old token works again.
     enabled = await client.patch(
         f"/admin/persons/{person['id']}", json={"status": "active"}, headers=admin_headers
@@ -356,7 +357,7 @@ async def test_the_secret_is_shown_once_and_stored_hashed(
         data={"grant_type": "client_credentials"},
         auth=(integrator["client_id"], integrator["client_secret"]),
     )
-    is_problem(old, 401)
+    oauth_problem(old, 401, "invalid_client")
     new = await client.post(
         "/identity/token",
         data={"grant_type": "client_credentials"},

@@ -19,6 +19,7 @@ from tests.identity.api_support import (
     exchange,
     is_problem,
     login,
+    oauth_problem,
     phone_number,
     register,
     register_company,
@@ -68,11 +69,11 @@ async def test_token_requests_with_impossible_client_ids(
 ) -> None:
     form = {"grant_type": "client_credentials", "client_id": client_id, "client_secret": "s"}
     response = await client.post("/identity/token", data=form)
-    assert is_problem(response, 401)["error"] == "invalid_client"
+    oauth_problem(response, 401, "invalid_client")
     basic = await client.post(
         "/identity/token", data={"grant_type": "client_credentials"}, auth=(client_id, "s")
     )
-    assert is_problem(basic, 401)["error"] == "invalid_client"
+    oauth_problem(basic, 401, "invalid_client")
 
 
 @pytest.mark.parametrize("token", [f"{NUL}.{NUL}", f"abc{NUL}.secret", "a" * 5000 + ".b"])
@@ -82,7 +83,7 @@ async def test_impossible_refresh_tokens(
     response = await token_request(
         client, app_client, grant_type="refresh_token", refresh_token=token
     )
-    assert is_problem(response, 400)["error"] == "invalid_grant"
+    oauth_problem(response, 400, "invalid_grant")
 
 
 @pytest.mark.parametrize("username", [NUL, f"1380013{NUL}8000", "9" * 5000])
@@ -92,7 +93,7 @@ async def test_impossible_usernames(
     response = await token_request(
         client, app_client, grant_type="password", username=username, password=PASSWORD
     )
-    assert is_problem(response, 400)["error"] == "invalid_grant"
+    oauth_problem(response, 400, "invalid_grant")
 
 
 @pytest.mark.parametrize(

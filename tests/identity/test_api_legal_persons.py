@@ -26,6 +26,7 @@ from app.simulators.faults import Faults
 from tests.contract_stubs import transport_for
 from tests.identity.api_support import (
     PASSWORD,
+    REGISTER_TOKEN,
     REGISTER_URL,
     Json,
     bearer,
@@ -79,7 +80,9 @@ async def test_the_legal_representative_registers_the_company(
     assert ACTIVE["legal_representative_id_number"] not in created.text
     (call,) = register_stub.calls
     assert call.request.url == f"{REGISTER_URL}/enterprises/{ACTIVE['uscc']}"
-    assert "authorization" not in call.request.headers  # the caller's token stays here
+    # The gateway's own credential at the register (which gives ID numbers to it alone); the
+    # caller's token stays here.
+    assert call.request.headers["authorization"] == f"Bearer {REGISTER_TOKEN}"
     me = (await client.get("/identity/me", headers=bearer(token))).json()
     assert [a["id"] for a in me["agent_of"]] == [legal["id"]]
     again = await register_company(client, token, ACTIVE["uscc"])
@@ -156,13 +159,15 @@ async def test_an_enterprise_no_longer_in_existence_is_refused(
 # --- the register failing: 503, never a silent accept ------------------------------------------
 
 
-async def use_register(app: FastAPI, transport: httpx.AsyncBaseTransport | None) -> None:
+async def use_register(
+    app: FastAPI, transport: httpx.AsyncBaseTransport | None, token: str | None = REGISTER_TOKEN
+) -> None:
     """Point the running app's register client at ``transport`` (None: no register at all)."""
     previous = getattr(app.state, "enterprise_register", None)
     if previous is not None:
         await previous.aclose()
     url = REGISTER_URL if transport is not None else None
-    app.state.enterprise_register = EnterpriseRegister(url, transport)
+    app.state.enterprise_register = EnterpriseRegister(url, transport, token=token)
 
 
 @pytest.mark.parametrize(
@@ -200,11 +205,32 @@ async def test_an_unreachable_register_is_503(
     assert ACTIVE["uscc"] not in logged  # nor its URL
 
 
+class _Refusing(httpx.AsyncBaseTransport):
+    """A transport as httpx-aiohttp fails: httpx's class around the operating system's error."""
+
+    async def handle_async_request(self, request: httpx.Request) -> httpx.Response:
+        try:
+            raise ConnectionRefusedError(111, f"refused: {request.url}")
+        except ConnectionRefusedError as exc:
+            raise httpx.ConnectError(f"cannot connect to {request.url}") from exc
+
+
+async def test_an_unreachable_register_is_logged_by_the_original_error(
+    app: FastAPI, client: httpx.AsyncClient, app_client: Json, caplog: pytest.LogCaptureFixture
+) -> None:
+    await use_register(app, _Refusing())
+    _, token = await representative_token(client, app_client, ACTIVE)
+    with caplog.at_level(logging.WARNING, logger="xyb.identity.register"):
+        is_problem(await register_company(client, token, ACTIVE["uscc"]), 503)
+    [record] = [r for r in caplog.records if r.name == "xyb.identity.register"]
+    assert record.__dict__["error"] == "ConnectionRefusedError [ECONNREFUSED]"
+
+
 async def test_an_unusable_answer_is_503(
     app: FastAPI, client: httpx.AsyncClient, app_client: Json, session: AsyncSession
 ) -> None:
     """The simulator itself, answering half of its JSON (its 'malformed json' fault)."""
-    simulator = create_register_app(faults=Faults(malformed="json"))
+    simulator = create_register_app(faults=Faults(malformed="json"), consumer_token=REGISTER_TOKEN)
     simulator.state.register.add(_params(ACTIVE))
     await use_register(app, httpx.ASGITransport(app=simulator))
     before = await legal_persons(session)
@@ -224,6 +250,30 @@ async def test_without_a_configured_register_registering_is_503_saying_how_to_se
     assert "XYB_ENTERPRISE_REGISTER_URL" in body["detail"]
 
 
+@pytest.mark.parametrize("token", [None, "not-the-registers-token"], ids=["none", "wrong"])
+async def test_without_the_registers_credential_nothing_is_registered(
+    app: FastAPI,
+    client: httpx.AsyncClient,
+    app_client: Json,
+    session: AsyncSession,
+    caplog: pytest.LogCaptureFixture,
+    token: str | None,
+) -> None:
+    """The register gives the representative's ID number to its consumer alone: without the
+    token it answers the public fields, with a wrong one 401. Either way: 503, nothing registered,
+    and the operator is told which setting to check."""
+    simulator = create_register_app(consumer_token=REGISTER_TOKEN)
+    simulator.state.register.add(_params(ACTIVE))
+    await use_register(app, httpx.ASGITransport(app=simulator), token=token)
+    before = await legal_persons(session)
+    _, person_token = await representative_token(client, app_client, ACTIVE)
+    with caplog.at_level(logging.WARNING, logger="xyb.identity.register"):
+        body = is_problem(await register_company(client, person_token, ACTIVE["uscc"]), 503)
+    assert body["type"] == "/problems/upstream-enterprise-register-unavailable"
+    assert await legal_persons(session) == before
+    assert any("XYB_ENTERPRISE_REGISTER_TOKEN" in r.getMessage() for r in caplog.records)
+
+
 def _params(company: Json) -> Json:
     return {k: company[k] for k in ("uscc", "name", "legal_representative", "status")} | {
         "legal_representative_id_number": company["legal_representative_id_number"]
@@ -234,7 +284,7 @@ async def test_a_new_representative_joins_a_company_registered_before(
     app: FastAPI, client: httpx.AsyncClient, app_client: Json
 ) -> None:
     """The register names someone else now (the simulator, through its provider states)."""
-    simulator = create_register_app()
+    simulator = create_register_app(consumer_token=REGISTER_TOKEN)
     await use_register(app, httpx.ASGITransport(app=simulator))
     simulator.state.register.add(_params(ACTIVE))
     _, first_token = await representative_token(client, app_client, ACTIVE)

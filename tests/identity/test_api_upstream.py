@@ -69,7 +69,10 @@ def assertion_of(app: FastAPI, request: httpx.Request, audience: str) -> dict[st
     assert len(values) == 1, values
     manager = identity(app)
     return verify_assertion(
-        values[0], manager.state.keyring.get, issuer=manager.settings.issuer, audience=audience
+        values[0],
+        manager.state.keyring.get,
+        issuer=manager.settings.resolved_issuer,
+        audience=audience,
     )
 
 

@@ -19,6 +19,7 @@ from app.simulators import simulator_for
 from app.simulators.enterprise import (
     ACTIVE_STATUSES,
     STATUSES,
+    RegisterServer,
     create_register_app,
     openapi_document,
     seeded_enterprises,
@@ -28,9 +29,12 @@ ROOT = Path(__file__).resolve().parent.parent.parent
 CONTRACT = ROOT / "contracts" / "registers" / "enterprise.contract.yaml"
 
 
+CONSUMER = {"Authorization": "Bearer the-gateways-register-token"}
+
+
 @pytest.fixture
 def register() -> Starlette:
-    return create_register_app()
+    return create_register_app(consumer_token="the-gateways-register-token")
 
 
 @pytest.fixture
@@ -56,7 +60,7 @@ def test_the_seed_is_deterministic_and_every_identifier_is_valid() -> None:
 
 async def test_an_enterprise_by_its_code(register_client: httpx.AsyncClient) -> None:
     known = seeded_enterprises(1)[3]
-    answer = await register_client.get(f"/enterprises/{known.uscc}")
+    answer = await register_client.get(f"/enterprises/{known.uscc}", headers=CONSUMER)
     assert answer.status_code == 200
     body = answer.json()
     assert body["name"] == known.name
@@ -67,6 +71,55 @@ async def test_an_enterprise_by_its_code(register_client: httpx.AsyncClient) -> 
     malformed = await register_client.get(f"/enterprises/{known.uscc[:17]}0")
     assert malformed.status_code in (400, 404)
     assert (await register_client.get("/enterprises/not-a-code")).json()["code"] == "BAD_REQUEST"
+
+
+async def test_only_its_consumer_is_given_the_representatives_id_number(
+    register_client: httpx.AsyncClient,
+) -> None:
+    """Anyone could read it (outside check of issue 9); a real register publishes the name, the
+    status and the representative's name, never an ID number."""
+    known = seeded_enterprises(1)[0]
+    public = await register_client.get(f"/enterprises/{known.uscc}")
+    assert public.status_code == 200
+    assert public.json()["legal_representative"] == {"name": known.legal_representative}
+    assert public.json()["status"] == known.status
+    assert known.legal_representative_id_number not in public.text
+    for wrong in (
+        "Bearer not-the-token",
+        "Basic Z2F0ZXdheTp4",
+        "Bearer ",
+        "the-gateways-register-token",
+    ):
+        refused = await register_client.get(
+            f"/enterprises/{known.uscc}", headers={"Authorization": wrong}
+        )
+        assert refused.status_code == 401, wrong
+        assert refused.headers["www-authenticate"] == "Bearer"
+        assert refused.json()["code"] == "UNAUTHORIZED"
+        assert known.legal_representative_id_number not in refused.text
+    # Nor through the simulator's own endpoints.
+    listed = await register_client.get("/_sim/enterprises")
+    assert all("id_number" not in e["legal_representative"] for e in listed.json())
+    assert known.legal_representative_id_number not in listed.text
+    echoed = await register_client.post("/_sim/enterprises", json={"uscc": known.uscc})
+    assert known.legal_representative_id_number not in echoed.text
+    stated = await register_client.post(
+        "/_sim/provider-state",
+        json={"state": "an enterprise exists", "params": {"uscc": known.uscc}},
+    )
+    assert known.legal_representative_id_number not in stated.text
+    consumer = await register_client.get("/_sim/enterprises", headers=CONSUMER)
+    assert known.legal_representative_id_number in consumer.text
+
+
+async def test_without_a_consumer_token_nobody_is_given_id_numbers() -> None:
+    known = seeded_enterprises(1)[0]
+    async with httpx.AsyncClient(
+        transport=httpx.ASGITransport(app=create_register_app()), base_url="http://register"
+    ) as client:
+        assert (await client.get(f"/enterprises/{known.uscc}", headers=CONSUMER)).status_code == 401
+        public = await client.get(f"/enterprises/{known.uscc}")
+    assert known.legal_representative_id_number not in public.text
 
 
 async def test_tests_and_the_demo_add_enterprises(register_client: httpx.AsyncClient) -> None:
@@ -141,3 +194,19 @@ async def test_a_contract_the_register_does_not_keep_fails(tmp_path: Path) -> No
     failed = {r.interaction: r for r in report.results if r.outcome == "fail"}
     assert set(failed) == {"enterprise-deregistered"}
     assert any(m.path == "$.status" for m in failed["enterprise-deregistered"].mismatches)
+
+
+async def test_a_live_register_is_verified_with_its_own_credential() -> None:
+    """A register with another consumer token than the contract's: `--header` presents it
+    (replacing the interactions' Authorization); without it the register keeps ID numbers back."""
+    async with RegisterServer(consumer_token="the-live-registers-token") as live:
+        own = await verify(
+            [CONTRACT],
+            target=live.url,
+            headers={"Authorization": "Bearer the-live-registers-token"},
+        )
+        assert [r.outcome for r in own.results] == ["pass"] * 5, own.results
+        contracts = await verify([CONTRACT], target=live.url)
+    refused = {r.interaction for r in contracts.results if r.outcome == "fail"}
+    # Every interaction that finds an enterprise; the unknown code is 404 whoever asks.
+    assert refused == {r.interaction for r in own.results} - {"no-enterprise-with-this-code"}

@@ -1,7 +1,8 @@
 """``create_register_app``: the market-supervision enterprise register as an ASGI app.
 
 =======  ==========================  =========================================================
-GET      /enterprises/{uscc}         the enterprise (200), a malformed code (400), none (404)
+GET      /enterprises/{uscc}         the enterprise (200), a malformed code (400), none (404),
+                                     a wrong credential (401)
 GET      /openapi.yaml, .json        its OpenAPI document
 POST     /_sim/provider-state        ``{"state": ..., "params": {...}}``: make a state true
 POST     /_sim/reset                 back to the seeded enterprises
@@ -11,11 +12,19 @@ POST     /_sim/enterprises           add (or replace) one: any of ``uscc``, ``na
                                      ``status``; the rest is drawn (201, the enterprise)
 =======  ==========================  =========================================================
 
+Like a real register (国家企业信用信息公示系统 publishes a company's name, status and legal
+representative, never an ID number), it gives the legal representative's ID number only to its
+authenticated consumer, the gateway: a request with ``Authorization: Bearer <consumer_token>``
+gets it; one without credentials gets the public fields; a wrong credential is 401. Without a
+``consumer_token`` nobody gets ID numbers. Every answer that shows an enterprise, the ``/_sim/*``
+ones included, follows the same rule.
+
 Errors are ``{"code": "...", "message": "..."}``. ``/_sim/*`` is not in the OpenAPI document.
 """
 
 from __future__ import annotations
 
+import hmac
 import json
 import random
 from collections.abc import Callable
@@ -52,9 +61,12 @@ def _openapi_json() -> str:
 
 def register_error(status: int, message: str | None = None) -> JSONResponse:
     """An answer in the register's error format."""
-    codes = {400: "BAD_REQUEST", 404: "NOT_FOUND", 405: "METHOD_NOT_ALLOWED"}
+    codes = {400: "BAD_REQUEST", 401: "UNAUTHORIZED", 404: "NOT_FOUND", 405: "METHOD_NOT_ALLOWED"}
     text = message or {404: "未找到", 405: "不支持的方法"}.get(status, "服务异常")
-    return JSONResponse({"code": codes.get(status, f"E{status}"), "message": text}, status)
+    headers = {"WWW-Authenticate": "Bearer"} if status == 401 else None
+    return JSONResponse(
+        {"code": codes.get(status, f"E{status}"), "message": text}, status, headers=headers
+    )
 
 
 class RegisterError(Exception):
@@ -125,6 +137,27 @@ def _state(request: Request) -> RegisterState:
     return state
 
 
+def _authenticated(request: Request) -> bool:
+    """Whether the caller is the register's consumer; no credential is the public (False), a
+    wrong one is refused (401)."""
+    presented = request.headers.get("authorization")
+    if presented is None:
+        return False
+    expected: str | None = request.app.state.consumer_token
+    scheme, _, credential = presented.partition(" ")
+    if (
+        expected is not None
+        and scheme.lower() == "bearer"
+        and hmac.compare_digest(credential.strip().encode(), expected.encode())
+    ):
+        return True
+    raise RegisterError(401, "凭证无效：法定代表人身份证号码仅向经认证的使用方提供")
+
+
+def _shown(request: Request, enterprise: Enterprise) -> dict[str, object]:
+    return enterprise.as_json(id_number=_authenticated(request))
+
+
 async def get_enterprise(request: Request) -> Response:
     uscc: str = request.path_params["uscc"]
     if validate_uscc(uscc) or uscc != uscc.strip().upper():
@@ -132,16 +165,15 @@ async def get_enterprise(request: Request) -> Response:
     enterprise = _state(request).enterprises.get(uscc)
     if enterprise is None:
         return register_error(404, "未查询到该统一社会信用代码的企业登记信息")
-    return JSONResponse(enterprise.as_json())
+    return JSONResponse(_shown(request, enterprise))
 
 
 # --- /_sim/*: provider states and the control endpoints --------------------------------------
 
 
-def an_enterprise_exists(state: RegisterState, params: Params) -> Params:
+def an_enterprise_exists(state: RegisterState, params: Params) -> Enterprise:
     """An enterprise (by ``uscc``, with the values given; status 存续 unless given)."""
-    enterprise = state.add({"status": "存续", **params})
-    return _described(enterprise)
+    return state.add({"status": "存续", **params})
 
 
 def no_enterprise_with_this_code(state: RegisterState, params: Params) -> Params:
@@ -157,17 +189,20 @@ def no_enterprise_with_this_code(state: RegisterState, params: Params) -> Params
     return {"uscc": uscc}
 
 
-def _described(enterprise: Enterprise) -> Params:
-    return {
+def _described(enterprise: Enterprise, *, id_number: bool) -> Params:
+    """An enterprise in provider-state terms (the ID number only for the consumer)."""
+    described: Params = {
         "uscc": enterprise.uscc,
         "name": enterprise.name,
         "legal_representative": enterprise.legal_representative,
-        "legal_representative_id_number": enterprise.legal_representative_id_number,
         "status": enterprise.status,
     }
+    if id_number:
+        described["legal_representative_id_number"] = enterprise.legal_representative_id_number
+    return described
 
 
-PROVIDER_STATES: dict[str, Callable[[RegisterState, Params], Params]] = {
+PROVIDER_STATES: dict[str, Callable[[RegisterState, Params], Params | Enterprise]] = {
     "an enterprise exists": an_enterprise_exists,
     "no enterprise with this code": no_enterprise_with_this_code,
 }
@@ -185,6 +220,7 @@ async def _json_object(request: Request) -> dict[str, Any]:
 
 async def set_provider_state(request: Request) -> Response:
     """Make a named provider state true; 400 (listing the known states) for an unknown name."""
+    with_id_number = _authenticated(request)
     body = await _json_object(request)
     params = body.get("params") or {}
     name = body.get("state")
@@ -198,7 +234,9 @@ async def set_provider_state(request: Request) -> Response:
             },
             status_code=400,
         )
-    return JSONResponse({"state": body["state"], "params": handler(_state(request), params)})
+    made = handler(_state(request), params)
+    shown = _described(made, id_number=with_id_number) if isinstance(made, Enterprise) else made
+    return JSONResponse({"state": body["state"], "params": shown})
 
 
 async def reset(request: Request) -> Response:
@@ -207,12 +245,13 @@ async def reset(request: Request) -> Response:
 
 
 async def list_enterprises(request: Request) -> Response:
-    return JSONResponse([e.as_json() for e in _state(request).enterprises.values()])
+    return JSONResponse([_shown(request, e) for e in _state(request).enterprises.values()])
 
 
 async def add_enterprise(request: Request) -> Response:
+    with_id_number = _authenticated(request)  # before anything changes
     enterprise = _state(request).add(await _json_object(request))
-    return JSONResponse(enterprise.as_json(), status_code=201)
+    return JSONResponse(enterprise.as_json(id_number=with_id_number), status_code=201)
 
 
 async def _register_error_handler(request: Request, exc: Exception) -> Response:
@@ -235,11 +274,13 @@ def create_register_app(
     faults: Faults | None = None,
     received: Received | None = None,
     provider_states: bool = True,
+    consumer_token: str | None = None,
 ) -> Starlette:
     """The simulated enterprise register, seeded with ``seed``'s enterprises.
 
     ``app.state`` holds ``register`` (the data), ``faults`` and ``received``; ``provider_states``
-    mounts ``/_sim/*`` for contract tests, the test suite and the demo.
+    mounts ``/_sim/*`` for contract tests, the test suite and the demo. ``consumer_token`` is the
+    bearer token of the one consumer given ID numbers (None: nobody).
     """
     faults = faults if faults is not None else Faults()
     received = received if received is not None else Received()
@@ -281,6 +322,7 @@ def create_register_app(
         },
     )
     app.state.register = RegisterState(seed)
+    app.state.consumer_token = consumer_token
     app.state.faults = faults
     app.state.received = received
     return app

@@ -62,17 +62,18 @@ class Enterprise:
     division: str  # the county (GB/T 2260) where it is registered
     address: str
 
-    def as_json(self) -> dict[str, object]:
-        """The register's answer for this enterprise (GET /enterprises/{uscc})."""
+    def as_json(self, *, id_number: bool = True) -> dict[str, object]:
+        """The register's answer for this enterprise (GET /enterprises/{uscc}): with the legal
+        representative's ID number for an authenticated consumer, without it for anyone else."""
+        representative: dict[str, str] = {"name": self.legal_representative}
+        if id_number:
+            representative["id_number"] = self.legal_representative_id_number
         return {
             "uscc": self.uscc,
             "name": self.name,
             "type": self.kind,
             "status": self.status,
-            "legal_representative": {
-                "name": self.legal_representative,
-                "id_number": self.legal_representative_id_number,
-            },
+            "legal_representative": representative,
             "established_on": self.established_on.isoformat(),
             "registered_capital": self.registered_capital,
             "division": self.division,

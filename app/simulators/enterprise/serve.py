@@ -2,7 +2,7 @@
 
 ::
 
-    async with RegisterServer(port=9015) as register:
+    async with RegisterServer(port=9015, consumer_token=token) as register:
         register.url  # http://127.0.0.1:9015
 """
 
@@ -32,10 +32,18 @@ class _Server(uvicorn.Server):
 class RegisterServer:
     """The simulated register on ``host:port`` (0: a free port), in this process's event loop."""
 
-    def __init__(self, *, host: str = LOOPBACK, port: int = 0, seed: int = 1) -> None:
+    def __init__(
+        self,
+        *,
+        host: str = LOOPBACK,
+        port: int = 0,
+        seed: int = 1,
+        consumer_token: str | None = None,
+    ) -> None:
         self.host = host
         self.port = port
-        self.app: Starlette = create_register_app(seed=seed)
+        # Only the holder of consumer_token (the gateway) is given ID numbers.
+        self.app: Starlette = create_register_app(seed=seed, consumer_token=consumer_token)
         self._server: _Server | None = None
         self._serving: asyncio.Task[None] | None = None
 
