@@ -22,7 +22,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from app.core.config import Settings
 from app.core.deps import SessionDep
 from app.core.errors import Forbidden, NotFound, Unauthorized
-from app.core.openapi import PARAMETERS_KEY, problem_responses
+from app.core.openapi import PARAMETERS_KEY, Scheme, problem_responses, security
 from app.core.security import caller_of
 from app.gateway.events import RecentEvents
 from app.gateway.routetable import EMPTY_TABLE, RouteTableManager
@@ -191,12 +191,15 @@ async def ops_principal(request: Request, session: SessionDep) -> OpsPrincipal:
 
 OpsDep = Annotated[OpsPrincipal, Depends(ops_principal)]
 _API_RESPONSES = problem_responses(401, 403)
+_OPS_AUTH = security(Scheme.ACCESS, Scheme.ADMIN, Scheme.OPS_SESSION)  # see ops_principal
 
 
 # -- the JSON API -----------------------------------------------------------------------------
 
 
-@router.get("/targets", response_model=TargetsOut, responses=_API_RESPONSES)
+@router.get(
+    "/targets", response_model=TargetsOut, responses=_API_RESPONSES, openapi_extra=_OPS_AUTH
+)
 async def targets(request: Request, session: SessionDep, _: OpsDep) -> dict[str, Any]:
     """The four year-end targets: current value, ratio, 7-day rate, projection, on track.
 
@@ -206,7 +209,9 @@ async def targets(request: Request, session: SessionDep, _: OpsDep) -> dict[str,
     return report.as_json()
 
 
-@router.get("/services", response_model=ServicesOut, responses=_API_RESPONSES)
+@router.get(
+    "/services", response_model=ServicesOut, responses=_API_RESPONSES, openapi_extra=_OPS_AUTH
+)
 async def services(request: Request, session: SessionDep, _: OpsDep) -> dict[str, Any]:
     """Every onboarded service (active and retired): breaker, recent errors and latency."""
     manager: RouteTableManager | None = request.app.state.routes
@@ -224,7 +229,7 @@ async def services(request: Request, session: SessionDep, _: OpsDep) -> dict[str
     "/access-counts",
     response_model=AccessCountsOut,
     responses=problem_responses(401, 403, 422),
-    openapi_extra={PARAMETERS_KEY: COUNTS_PARAMETER_SCHEMAS},
+    openapi_extra={PARAMETERS_KEY: COUNTS_PARAMETER_SCHEMAS, **_OPS_AUTH},
 )
 async def access_counts(
     request: Request,
@@ -412,7 +417,12 @@ async def dashboard(request: Request, session: SessionDep) -> Response:
     principal, _reason = await _session_principal(request, session)
     if principal is None:
         return RedirectResponse("/ops/login", status_code=303, headers=_PAGE_HEADERS)
-    body = _template("dashboard.html").replace("{{username}}", html.escape(principal.name))
+    # One zone on the page: the gateway's (the roll-ups' hours), named wherever a time is shown.
+    body = (
+        _template("dashboard.html")
+        .replace("{{username}}", html.escape(principal.name))
+        .replace("{{timezone}}", html.escape(_settings(request).timezone))
+    )
     return HTMLResponse(body, headers=_PAGE_HEADERS)
 
 

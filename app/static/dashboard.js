@@ -1,14 +1,23 @@
 /* The operators' dashboard: fetches the /ops JSON endpoints with the session cookie and draws
-   the targets, calls per hour (inline SVG), top services and items, and the services' health.
-   Plain JS, no libraries, no network beyond the gateway itself. Every figure carries its raw
-   value in data-value (and a data-testid) so tests can compare it with the API. */
+   the targets, calls per hour (inline SVG, stacked by outcome, with axes and a legend), top
+   services and items, and the services' health. Plain JS, no libraries, no network beyond the
+   gateway itself. Every figure carries its raw value in data-value (and a data-testid) so tests
+   can compare it with the API. Every time shown is in the gateway's zone (body data-timezone),
+   as the hourly roll-ups are, whatever the browser's zone. */
 "use strict";
 
 (function () {
   var REFRESH_MS = 10000;
   var SVG_NS = "http://www.w3.org/2000/svg";
   var HOUR_MS = 3600 * 1000;
+  var OUTCOMES = ["success", "caller_error", "upstream_error", "gateway_error"];
+  /* The histogram's last finite bound: a quantile reported "at least" this is in the open bucket. */
+  var LAST_BOUND_TEXT = "≥ 10 s";
+  var AT_LEAST_TITLE = "at least 10 s: latency is kept in buckets up to 10 s, the slower calls (timeouts) are not told apart";
+  var REFUSED_TITLE = "calls refused before a service was matched: no or a bad token, an unknown service, a loop";
+  var NO_ITEM_TITLE = "calls tied to no catalog item: refused before routing (they matched no service), or an operation no item is bound to";
   var refreshes = 0;
+  var zone = document.body.getAttribute("data-timezone") || "UTC";
 
   function q(selector) {
     return document.querySelector(selector);
@@ -44,6 +53,34 @@
 
   function ms(value) {
     return value === null || value === undefined ? "–" : value.toFixed(1);
+  }
+
+  /* A latency quantile: "≥ 10 s" when it fell in the histogram's open last bucket. */
+  function quantile(node, value, atLeast, unit) {
+    figure(node, value, atLeast ? LAST_BOUND_TEXT : value === null || value === undefined ? "–" : ms(value) + (unit || ""));
+    node.setAttribute("data-at-least", atLeast ? "true" : "false");
+    if (atLeast) node.setAttribute("title", AT_LEAST_TITLE);
+    return node;
+  }
+
+  /* A moment as a wall-clock time in the gateway's zone. */
+  function zoneTime(moment) {
+    try {
+      return new Intl.DateTimeFormat("en-GB", {
+        timeZone: zone, hour: "2-digit", minute: "2-digit", second: "2-digit", hourCycle: "h23",
+      }).format(moment);
+    } catch (e) {
+      return moment.toISOString().slice(11, 19) + " UTC";
+    }
+  }
+
+  /* Round numbers for an axis: 1, 2 or 5 times a power of ten. */
+  function niceStep(max, ticks) {
+    var raw = Math.max(1, max) / ticks;
+    var magnitude = Math.pow(10, Math.floor(Math.log10(raw)));
+    var norm = raw / magnitude;
+    var step = norm <= 1 ? 1 : norm <= 2 ? 2 : norm <= 5 ? 5 : 10;
+    return Math.max(1, step * magnitude);
   }
 
   function signed(n) {
@@ -136,62 +173,106 @@
     var end = data.until ? Math.min(Date.parse(data.until), now) : now;
     var slots = [];
     for (var t = start; t <= end && slots.length < 48; t += HOUR_MS) slots.push(t);
-    var max = 1;
+    var most = 0;
     slots.forEach(function (s) {
-      if (byHour[s]) max = Math.max(max, byHour[s].calls);
+      if (byHour[s]) most = Math.max(most, byHour[s].calls);
     });
-    var W = 960, H = 220, top = 10, bottom = 24, left = 40;
+    var step = niceStep(most, 4);
+    var max = Math.max(step, Math.ceil(most / step) * step);
+    var W = 960, H = 240, top = 12, bottom = 40, left = 64;
+    var plot = H - top - bottom;
     var firstHour = parseInt(data.since.slice(11, 13), 10);
     var slot = (W - left) / Math.max(1, slots.length);
-    var chart = svg("svg", { viewBox: "0 0 " + W + " " + H, width: "100%", role: "img", "aria-label": "calls per hour, last 24 hours" });
-    chart.appendChild(svg("line", { x1: left, x2: W, y1: H - bottom, y2: H - bottom, class: "axis" }));
-    var maxLabel = svg("text", { x: left - 4, y: top + 8, class: "tick", "text-anchor": "end" });
-    maxLabel.textContent = integer(max);
-    chart.appendChild(maxLabel);
+    var chart = svg("svg", { viewBox: "0 0 " + W + " " + H, width: "100%", role: "img", "aria-label": "calls per hour by outcome, last 24 hours, hours in " + zone });
+    /* The y axis: round values with grid lines, and its title. */
+    for (var v = 0; v <= max; v += step) {
+      var y = H - bottom - (plot * v) / max;
+      chart.appendChild(svg("line", { x1: left, x2: W, y1: y, y2: y, class: v === 0 ? "axis" : "grid" }));
+      var label = svg("text", { x: left - 6, y: y + 3, class: "tick", "text-anchor": "end", "data-testid": "y-tick", "data-value": v });
+      label.textContent = integer(v);
+      chart.appendChild(label);
+    }
+    var yTitle = svg("text", { x: 12, y: top + plot / 2, class: "axis-title", "text-anchor": "middle", transform: "rotate(-90 12 " + (top + plot / 2) + ")", "data-testid": "y-title" });
+    yTitle.textContent = "calls per hour";
+    chart.appendChild(yTitle);
     slots.forEach(function (s, i) {
       var g = byHour[s];
       var calls = g ? g.calls : 0;
-      var errors = g ? g.errors : 0;
-      var h = ((H - top - bottom) * calls) / max;
-      var eh = ((H - top - bottom) * errors) / max;
+      var outcomes = g && g.outcomes ? g.outcomes : {};
       var x = left + i * slot + 1;
       var hour = g ? g.key.hour : new Date(s).toISOString();
-      var bar = svg("rect", {
-        x: x, y: H - bottom - h, width: Math.max(1, slot - 2), height: h, class: "bar-calls",
-        "data-testid": "hour-bar", "data-hour": hour, "data-calls": calls, "data-errors": errors,
+      var hourLabel = String((firstHour + i) % 24).padStart(2, "0") + ":00";
+      var bar = svg("g", {
+        "data-testid": "hour-bar", "data-hour": hour, "data-calls": calls, "data-errors": g ? g.errors : 0,
       });
       var title = svg("title", null);
-      title.textContent = hour + ": " + integer(calls) + " calls, " + integer(errors) + " errors";
+      var parts = OUTCOMES.map(function (o) { return integer(outcomes[o] || 0) + " " + o.replace("_", " "); });
+      title.textContent = hourLabel + " " + zone + ": " + integer(calls) + " calls (" + parts.join(", ") + ")";
       bar.appendChild(title);
+      /* Stacked from the bottom: success, then caller, upstream and gateway errors. */
+      var base = H - bottom;
+      OUTCOMES.forEach(function (o) {
+        var n = outcomes[o] || 0;
+        bar.setAttribute("data-" + o.replace("_", "-"), n);
+        if (!n) return;
+        var h = (plot * n) / max;
+        base -= h;
+        bar.appendChild(svg("rect", { x: x, y: base, width: Math.max(1, slot - 2), height: h, class: "seg-" + o }));
+      });
       chart.appendChild(bar);
-      if (errors > 0) chart.appendChild(svg("rect", { x: x, y: H - bottom - eh, width: Math.max(1, slot - 2), height: eh, class: "bar-errors" }));
       if (i % 3 === 0) {
         /* Hours in the gateway's zone (the offset of data.since), not the browser's. */
-        var tick = svg("text", { x: x + slot / 2, y: H - 8, class: "tick", "text-anchor": "middle" });
-        tick.textContent = String((firstHour + i) % 24).padStart(2, "0") + ":00";
+        var tick = svg("text", { x: x + slot / 2, y: H - bottom + 14, class: "tick", "text-anchor": "middle", "data-testid": "x-tick" });
+        tick.textContent = hourLabel;
         chart.appendChild(tick);
       }
     });
+    var xTitle = svg("text", { x: left + (W - left) / 2, y: H - 6, class: "axis-title", "text-anchor": "middle", "data-testid": "x-title" });
+    xTitle.textContent = "hour (" + zone + ")";
+    chart.appendChild(xTitle);
     var holder = q('[data-testid="calls-chart"]');
     holder.replaceChildren(chart);
     var totals = data.totals;
     figure(q('[data-testid="calls-24h-total"]'), totals.calls, integer(totals.calls));
     figure(q('[data-testid="errors-24h-total"]'), totals.errors, integer(totals.errors));
     figure(q('[data-testid="error-rate-24h"]'), totals.error_rate, percent(totals.error_rate, 2));
-    figure(q('[data-testid="p95-24h"]'), totals.p95_ms, totals.p95_ms === null ? "–" : ms(totals.p95_ms) + " ms");
+    quantile(q('[data-testid="p95-24h"]'), totals.p95_ms, totals.p95_at_least, " ms");
+    OUTCOMES.forEach(function (o) {
+      var n = totals.outcomes ? totals.outcomes[o] || 0 : 0;
+      figure(q('[data-testid="legend-' + o + '"]'), n, integer(n));
+    });
   }
 
   /* -- tables ----------------------------------------------------------------------------- */
 
+  function nameCell(rowid, g) {
+    var td = el("td", { "data-testid": rowid + "-name" });
+    if (g.key.refused_before_routing) {
+      td.setAttribute("title", REFUSED_TITLE);
+      td.appendChild(el("em", { class: "refused" }, "refused before routing"));
+    } else if (g.key.item !== undefined) {
+      /* An item: its name from the catalog, then its code. */
+      if (g.key.item_name) td.appendChild(el("span", { "data-testid": rowid + "-item-name" }, g.key.item_name));
+      if (g.key.item) td.appendChild(el("code", { class: "code" }, g.key.item));
+      if (!g.key.item) {
+        td.textContent = g.label;
+        td.setAttribute("title", NO_ITEM_TITLE);
+      }
+    } else {
+      td.textContent = g.label;
+    }
+    return td;
+  }
+
   function drawTop(testid, rowid, data, name) {
     var body = q('[data-testid="' + testid + '"] tbody');
     var rows = data.groups.map(function (g) {
-      var tr = el("tr", { "data-testid": rowid, "data-key": name(g) });
-      tr.appendChild(el("td", { "data-testid": rowid + "-name" }, g.label));
+      var tr = el("tr", { "data-testid": rowid, "data-key": name(g), class: g.key.refused_before_routing ? "refused" : null });
+      tr.appendChild(nameCell(rowid, g));
       tr.appendChild(figure(el("td", { class: "num", "data-testid": rowid + "-calls" }), g.calls, integer(g.calls)));
       tr.appendChild(figure(el("td", { class: "num", "data-testid": rowid + "-errors" }), g.errors, integer(g.errors)));
       tr.appendChild(figure(el("td", { class: "num", "data-testid": rowid + "-error-rate" }), g.error_rate, percent(g.error_rate, 2)));
-      tr.appendChild(figure(el("td", { class: "num", "data-testid": rowid + "-p95" }), g.p95_ms, ms(g.p95_ms)));
+      tr.appendChild(quantile(el("td", { class: "num", "data-testid": rowid + "-p95" }), g.p95_ms, g.p95_at_least));
       return tr;
     });
     if (!rows.length) rows = [el("tr", null)];
@@ -210,7 +291,7 @@
       var hour = s.last_hour;
       tr.appendChild(figure(el("td", { class: "num", "data-testid": "service-calls" }), hour.calls, integer(hour.calls)));
       tr.appendChild(figure(el("td", { class: "num", "data-testid": "service-error-rate" }), hour.error_rate, percent(hour.error_rate, 2)));
-      tr.appendChild(figure(el("td", { class: "num", "data-testid": "service-p95" }), hour.p95_ms, ms(hour.p95_ms)));
+      tr.appendChild(quantile(el("td", { class: "num", "data-testid": "service-p95" }), hour.p95_ms, hour.p95_at_least));
       tr.appendChild(figure(el("td", { class: "num", "data-testid": "service-recent-error-rate" }), s.recent.error_rate, s.recent.calls ? percent(s.recent.error_rate, 2) : "–"));
       tr.appendChild(el("td", { class: "error", "data-testid": "service-last-error" }, s.last_error || ""));
       return tr;
@@ -243,7 +324,7 @@
         q('[data-testid="status"]').textContent = "Live";
         var stamp = q('[data-testid="updated-at"]');
         stamp.setAttribute("datetime", new Date(now).toISOString());
-        stamp.textContent = new Date(now).toLocaleTimeString();
+        stamp.textContent = zoneTime(new Date(now));
       })
       .catch(function (error) {
         document.body.setAttribute("data-state", "error");

@@ -3,17 +3,24 @@
 from __future__ import annotations
 
 import uuid
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta
+from pathlib import Path
 from typing import Any
 
+import httpx
 from sqlalchemy import func, select
 from sqlalchemy.exc import OperationalError
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncSession, async_sessionmaker
 
+from app.core.config import Settings
+from app.core.db import create_engine
 from app.gateway.events import AccessEvent, Outcome, outcome_of
 from app.models.counting import AccessCount
 from app.services.counting.tally import HISTOGRAM_COLUMNS
+from app.simulators import openapi_document
+from tests.gateway.support import service_body
 
 
 @dataclass
@@ -59,6 +66,18 @@ def event(
         upstream_ms=upstream_ms,
         total_ms=total_ms,
     )
+
+
+def outcome_of_answer(answer: httpx.Response) -> Outcome:
+    """The outcome a call's answer implies, as its caller can tell: an upstream's own answer
+    (``X-XYB-Upstream``) by its status, the gateway's problem by its ``fault``."""
+    from_upstream = "x-xyb-upstream" in answer.headers
+    fault = None
+    if not from_upstream and answer.headers.get("content-type", "").startswith(
+        "application/problem+json"
+    ):
+        fault = answer.json()["fault"]
+    return outcome_of(answer.status_code, from_upstream=from_upstream, fault=fault)
 
 
 class DatabaseDown(OperationalError):
@@ -125,3 +144,61 @@ def histogram(row: AccessCount) -> list[int]:
 
 OUTCOMES = [o.value for o in Outcome]
 LOCAL_DAY = date(2026, 1, 2)
+
+
+async def onboard_live(
+    client: httpx.AsyncClient,
+    base: str,
+    admin: Mapping[str, str],
+    *,
+    division: str,
+    upstream: str,
+    **policy: Any,
+) -> dict[str, str]:
+    """Onboard a city's service ``zwfw`` on a live gateway, and return the headers of a client
+    granted it (an integrator with a limit far above any test's load)."""
+    onboarded = await client.post(
+        base + "/admin/services",
+        json=service_body(
+            division=division,
+            slug="zwfw",
+            upstream_url=upstream,
+            document=openapi_document(division),
+            **policy,
+        ),
+        headers=dict(admin),
+    )
+    assert onboarded.status_code == 201, onboarded.text
+    created = (
+        await client.post(
+            base + "/admin/clients",
+            json={"name": "load", "kind": "integrator", "rate_per_s": 100000, "burst": 100000},
+            headers=dict(admin),
+        )
+    ).json()
+    granted = await client.post(
+        base + f"/admin/clients/{created['client_id']}/grants",
+        json={"division": division, "slug": "zwfw"},
+        headers=dict(admin),
+    )
+    assert granted.status_code == 201, granted.text
+    issued = await client.post(
+        base + "/identity/token",
+        data={"grant_type": "client_credentials"},
+        auth=(created["client_id"], created["client_secret"]),
+    )
+    assert issued.status_code == 200, issued.text
+    return {"Authorization": f"Bearer {issued.json()['access_token']}"}
+
+
+async def database_calls(url: str, data_dir: Path) -> dict[str, int]:
+    """Calls per outcome in ``access_counts`` of the database at ``url`` (a live server's)."""
+    engine = create_engine(Settings(data_dir=data_dir), url)
+    try:
+        async with engine.connect() as conn:
+            query = select(AccessCount.outcome, func.sum(AccessCount.calls)).group_by(
+                AccessCount.outcome
+            )
+            return {outcome: int(total) for outcome, total in (await conn.execute(query)).all()}
+    finally:
+        await engine.dispose()

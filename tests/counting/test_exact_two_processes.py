@@ -3,7 +3,8 @@ load, stopped gracefully, count exactly the requests sent, to the unit, per outc
 
 Runs on the suite's backend (PostgreSQL with XYB_TEST_DATABASE_URL, as CI does; SQLite
 otherwise). Every /gw request the test makes, readiness probes included, is recorded with the
-outcome its answer implies (status, and whether the answer is the upstream's: X-XYB-Upstream).
+outcome its answer implies (an upstream's own answer, X-XYB-Upstream, by its status; the
+gateway's problem by its ``fault``).
 """
 
 from __future__ import annotations
@@ -21,10 +22,9 @@ from sqlalchemy import func, select
 
 from app.core.config import Settings
 from app.core.db import create_engine
-from app.gateway.events import outcome_of
 from app.models.counting import AccessCount, CounterBatch
-from app.simulators import SimulatorHost, city_data, openapi_document
-from tests.gateway.support import service_body
+from app.simulators import SimulatorHost, city_data
+from tests.counting.support import onboard_live, outcome_of_answer
 from tests.servers import live_gateway
 
 pytestmark = pytest.mark.slow
@@ -33,42 +33,6 @@ ADMIN = {"Authorization": f"Bearer {TOKEN}"}
 CITY = "430300"
 WORKERS_PER_INSTANCE = 4
 LOAD_SECONDS = 4.0
-
-
-async def _setup(client: httpx.AsyncClient, base: str, upstream: str) -> dict[str, str]:
-    onboarded = await client.post(
-        base + "/admin/services",
-        json=service_body(
-            division=CITY,
-            slug="zwfw",
-            upstream_url=upstream,
-            document=openapi_document(CITY),
-            max_concurrency=1000,
-            breaker_threshold=1000,  # the injected upstream errors must not open it
-        ),
-        headers=ADMIN,
-    )
-    assert onboarded.status_code == 201, onboarded.text
-    created = (
-        await client.post(
-            base + "/admin/clients",
-            json={"name": "load", "kind": "integrator", "rate_per_s": 100000, "burst": 100000},
-            headers=ADMIN,
-        )
-    ).json()
-    granted = await client.post(
-        base + f"/admin/clients/{created['client_id']}/grants",
-        json={"division": CITY, "slug": "zwfw"},
-        headers=ADMIN,
-    )
-    assert granted.status_code == 201, granted.text
-    issued = await client.post(
-        base + "/identity/token",
-        data={"grant_type": "client_credentials"},
-        auth=(created["client_id"], created["client_secret"]),
-    )
-    assert issued.status_code == 200, issued.text
-    return {"Authorization": f"Bearer {issued.json()['access_token']}"}
 
 
 async def _database_totals(url: str, data_dir: Path) -> tuple[Tally[str], int]:
@@ -108,7 +72,15 @@ async def test_two_gateway_processes_count_exactly_the_requests_sent(
             async with httpx.AsyncClient(
                 timeout=30, limits=httpx.Limits(max_connections=64)
             ) as client:
-                caller = await _setup(client, first.url, simulator.url(CITY))
+                caller = await onboard_live(
+                    client,
+                    first.url,
+                    ADMIN,
+                    division=CITY,
+                    upstream=simulator.url(CITY),
+                    max_concurrency=1000,
+                    breaker_threshold=1000,  # the injected upstream errors must not open it
+                )
                 residents = list(city_data(CITY).fund_accounts)
                 found = f"/gw/{CITY}/zwfw/gjj/accounts/{residents[0]}"
                 unknown_person = f"/gw/{CITY}/zwfw/gjj/accounts/110105194912310029"
@@ -117,10 +89,7 @@ async def test_two_gateway_processes_count_exactly_the_requests_sent(
 
                 async def call(base: str, path: str, headers: dict[str, str]) -> int:
                     answer = await client.get(base + path, headers=headers)
-                    outcome = outcome_of(
-                        answer.status_code, from_upstream="x-xyb-upstream" in answer.headers
-                    )
-                    sent[outcome] += 1
+                    sent[outcome_of_answer(answer)] += 1
                     per_instance[base] += 1
                     return answer.status_code
 

@@ -2,6 +2,10 @@
 
 from __future__ import annotations
 
+import asyncio
+import os
+import shutil
+import subprocess
 from collections import Counter as Tally
 from collections.abc import Callable
 from datetime import UTC, datetime
@@ -17,13 +21,17 @@ from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncSession
 
 from app.core.config import Settings
-from app.gateway.events import outcome_of
 from app.gateway.routetable import TransportFactory
 from app.models.counting import AccessCount
 from app.services.counting import Counter
 from tests.conftest import GrantAccess
 from tests.contract_stubs import transport_for
-from tests.counting.support import OUTCOMES, histogram, shared_sessionmaker
+from tests.counting.support import (
+    OUTCOMES,
+    histogram,
+    outcome_of_answer,
+    shared_sessionmaker,
+)
 from tests.identity.api_support import onboard_changsha
 
 GW = "/gw/430100/zwfw"
@@ -98,7 +106,7 @@ async def _call_all(
     sent: Tally[str] = Tally()
     for path, headers in plan:
         answer = await client.get(path, headers=headers)
-        sent[outcome_of(answer.status_code, from_upstream="x-xyb-upstream" in answer.headers)] += 1
+        sent[outcome_of_answer(answer)] += 1
     return sent
 
 
@@ -204,9 +212,10 @@ async def test_metrics_show_requests_latency_breakers_and_the_counter(
 
     breaker = families["xyb_gateway_breaker_state"]
     assert [(labels, value) for _, labels, value in breaker] == [({"service": "430100/zwfw"}, 0)]
-    assert families["xyb_counter_pending_batches"][0][2] == 0
-    assert families["xyb_counter_dropped_events"][0][2] == 0
-    assert families["xyb_counter_flush_lag_seconds"][0][2] >= 0
+    assert families["xyb_access_counts_pending_batches"][0][2] == 0
+    assert families["xyb_access_events_dropped"][0][2] == 0
+    assert families["xyb_access_counts_flush_lag_seconds"][0][2] >= 0
+    assert families["xyb_gateway_workers"][0][2] == 1
     # Bounded labels: no client or user identifiers anywhere.
     labels_seen = {k for family in families.values() for _, labels, _ in family for k in labels}
     assert labels_seen <= {"service", "outcome", "le"}
@@ -222,6 +231,40 @@ async def test_an_open_breaker_shows_as_2(
     answer = await client.get("/metrics", headers={"Authorization": f"Bearer {SCRAPE_TOKEN}"})
     breaker = _families(answer.text)["xyb_gateway_breaker_state"]
     assert [value for _, _, value in breaker] == [2]
+
+
+def _promtool() -> str:
+    """promtool's path; a missing promtool skips, except under CI=true, where it fails."""
+    found = shutil.which("promtool")
+    if found is not None:
+        return found
+    problem = "promtool is missing (apt-get install prometheus; .ci/run installs it)"
+    if os.environ.get("CI") == "true":
+        pytest.fail(f"the metrics lint cannot run and CI=true: {problem}")
+    pytest.skip(problem)
+
+
+async def test_metrics_pass_promtool(
+    client: httpx.AsyncClient, counter: Counter, service_id: int, caller: dict[str, str]
+) -> None:
+    """Every family with samples (every outcome, an open breaker) is clean for promtool."""
+    promtool = _promtool()
+    await _call_all(client, _plan(caller))
+    for _ in range(5):
+        await client.get(UNCONTRACTED, headers=caller)
+    assert await counter.flush()
+    answer = await client.get("/metrics", headers={"Authorization": f"Bearer {SCRAPE_TOKEN}"})
+    families = _families(answer.text)
+    assert 2 in [value for _, _, value in families["xyb_gateway_breaker_state"]]
+    assert all(families.values()), [name for name, samples in families.items() if not samples]
+    checked = await asyncio.to_thread(
+        subprocess.run,
+        [promtool, "check", "metrics"],
+        input=answer.content,
+        capture_output=True,
+        timeout=60,
+    )
+    assert (checked.returncode, checked.stdout, checked.stderr) == (0, b"", b""), checked
 
 
 async def test_metrics_need_the_operator_role_or_the_scrape_token(
@@ -257,11 +300,17 @@ async def test_metrics_are_documented_as_text(client: httpx.AsyncClient) -> None
     assert {"401", "403"} <= set(operation["responses"])
 
 
-async def test_each_app_has_its_own_registry(
+async def test_each_app_keeps_its_own_figures(
     app: FastAPI, client: httpx.AsyncClient, admin_headers: dict[str, str]
 ) -> None:
+    """One process, several apps (the tests): each has its own files, none uses the global
+    registry of prometheus_client."""
     from prometheus_client import REGISTRY
 
+    from app.main import create_app
+
     assert (await client.get("/metrics", headers=admin_headers)).status_code == 200
-    assert app.state.metrics_registry is not REGISTRY
-    assert REGISTRY.get_sample_value("xyb_counter_pending_batches") is None
+    assert REGISTRY.get_sample_value("xyb_access_counts_pending_batches") is None
+    other = create_app(app.state.settings)
+    assert other.state.metrics is not app.state.metrics
+    assert not other.state.metrics.shared

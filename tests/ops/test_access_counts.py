@@ -22,7 +22,7 @@ from app.models.counting import AccessCount
 from app.models.service import Operation
 from app.services.ops.counts import DIMENSIONS, OUTCOMES
 from app.services.ops.histogram import BUCKET_COLUMNS, histogram_quantile
-from tests.ops.support import add_counts, count_row, onboard_city
+from tests.ops.support import add_counts, add_items, count_row, item, onboard_city
 
 SHANGHAI = ZoneInfo("Asia/Shanghai")
 D1, D2 = date(2026, 6, 14), date(2026, 6, 15)
@@ -178,9 +178,17 @@ async def test_figures_by_hand(
         "service_id": data["ids"]["a"],
         "service": "430100/zwfw",
         "service_name": "changsha 政务服务",
+        "refused_before_routing": False,
     }
     # 27 calls: le_5 6+1, le_10 4, le_25 2, le_50 8, le_100 3, le_1000 2, +Inf 1.
     assert (first["calls"], first["errors"], first["faults"]) == (27, 4, 2)
+    assert first["outcomes"] == {
+        "success": 23,
+        "caller_error": 2,
+        "upstream_error": 2,
+        "gateway_error": 0,
+    }
+    assert (first["p50_at_least"], first["p95_at_least"]) == (False, False)
     assert first["error_rate"] == pytest.approx(4 / 27)
     # p50: rank 13.5 falls in 25-50 ms after 13 calls: 25 + 25 * 0.5 / 8.
     assert first["p50_ms"] == pytest.approx(25 + 25 * 0.5 / 8, abs=1e-3)  # to the microsecond
@@ -191,6 +199,12 @@ async def test_figures_by_hand(
     unmatched = rest[-1]
     assert unmatched["key"]["service"] is None
     assert unmatched["key"]["service_id"] == 0
+    # Shown as what they are: calls refused before a service was matched.
+    assert unmatched["key"]["refused_before_routing"] is True
+    assert unmatched["label"] == "refused before routing"
+    by_operation = await counts(client, admin_headers, group_by="operation", since="2026-06-14")
+    [refused] = [g for g in by_operation["groups"] if g["key"]["service_id"] == 0]
+    assert refused["label"] == "refused before routing"
     assert body["quantiles"].startswith("linear interpolation")
 
 
@@ -215,6 +229,41 @@ async def test_item_and_division_come_from_operations_and_services(
     }
     named = {g["key"]["division"]: g["key"]["division_name"] for g in divisions["groups"]}
     assert named["430100"] == "长沙市"
+
+
+async def test_items_are_shown_with_their_catalog_names(
+    client: httpx.AsyncClient, session: AsyncSession, admin_headers: dict[str, str], data: Json
+) -> None:
+    await add_items(session, item("430100-GJJ-001", name="住房公积金个人账户查询"))
+    body = await counts(client, admin_headers, group_by="item", since="2026-06-14")
+    named = {g["key"]["item"]: (g["key"]["item_name"], g["label"]) for g in body["groups"]}
+    assert named["430100-GJJ-001"] == (
+        "住房公积金个人账户查询",
+        "430100-GJJ-001 住房公积金个人账户查询",
+    )
+    assert named["430200-GJJ-001"] == (None, "430200-GJJ-001")  # not in the catalog
+    assert named[None] == (None, "(no item)")
+
+
+async def test_a_quantile_in_the_open_last_bucket_says_at_least(
+    client: httpx.AsyncClient, session: AsyncSession, admin_headers: dict[str, str]
+) -> None:
+    """Timeouts take 10 s and more: the last bucket has no upper bound, so the p95 is "at least
+    10,000 ms", and says so."""
+    sid = (await onboard_city(client, admin_headers, "changsha"))["id"]
+    fund = "getFundAccount_430100"
+    await add_counts(
+        session,
+        [
+            count_row(D2, 10, sid, fund, latencies={50: 90}),
+            count_row(D2, 10, sid, fund, outcome="upstream_error", latencies={0: 10}),
+        ],
+    )
+    body = await counts(client, admin_headers, group_by="service", since="2026-06-15")
+    [group] = body["groups"]
+    assert (group["p95_ms"], group["p95_at_least"]) == (10000, True)
+    assert (group["p50_at_least"], group["outcomes"]["upstream_error"]) == (False, 10)
+    assert "at least" in body["quantiles"]
 
 
 async def test_hour_buckets_are_local_and_ordered(

@@ -4,6 +4,11 @@ Against a real `xyb serve` with data (a service onboarded over HTTP, catalog ite
 snapshots and roll-ups written to its database), the figures the page shows must equal what the
 API answers. Debian's /usr/bin/chromium driven by Playwright for Python; Playwright never
 downloads a browser. With CI=true a missing browser fails the test; otherwise it is skipped.
+
+The browser runs in another zone than the gateway (New York against Shanghai): every time on the
+page is the gateway's and says so. The page also tells what a reader would otherwise guess:
+items by name, the chart's axes and legend (calls by outcome), calls refused before routing as
+such, and a p95 past the histogram's last bound as "≥ 10 s".
 """
 
 from __future__ import annotations
@@ -122,19 +127,28 @@ async def _seed(server: LiveServer, url: str, data_dir: Path) -> dict[str, Any]:
                         "listEstateRecords_430100",
                         latencies={25: 12},
                     ),
-                    count_row(
+                    count_row(  # timeouts: 10 s and more, the histogram's open last bucket
                         hours[2].date(),
                         hours[2].hour,
                         service_id,
                         "listEstateRecords_430100",
                         outcome="upstream_error",
-                        latencies={1000: 3},
+                        latencies={0: 3},
+                    ),
+                    count_row(  # no token or an unknown service: refused before routing
+                        hours[0].date(),
+                        hours[0].hour,
+                        0,
+                        "",
+                        client_id="",
+                        outcome="caller_error",
+                        latencies={5: 4},
                     ),
                 ]
             )
     finally:
         await engine.dispose()
-    return {"service_id": service_id, "calls": 35 + 12 + 3, "hours": hours}
+    return {"service_id": service_id, "calls": 35 + 12 + 3 + 4, "hours": hours}
 
 
 async def _value(page: Any, testid: str) -> str:
@@ -164,7 +178,8 @@ async def test_the_dashboard_shows_what_the_api_says(
     env = {"XYB_DATABASE_URL": fresh_database_url, "XYB_ADMIN_TOKEN": ADMIN_TOKEN}
     with live_gateway(tmp_path, env) as server:
         seeded = await _seed(server, fresh_database_url, tmp_path / "data")
-        context = await browser.new_context(base_url=server.url)
+        # The browser's zone is not the gateway's.
+        context = await browser.new_context(base_url=server.url, timezone_id="America/New_York")
         page = await context.new_page()
         requests: list[str] = []
         problems: list[str] = []
@@ -249,7 +264,7 @@ async def test_the_dashboard_shows_what_the_api_says(
         # Calls per hour: the total, the errors and the bars.
         assert hourly["totals"]["calls"] == seeded["calls"]
         assert int(await _value(page, "calls-24h-total")) == hourly["totals"]["calls"]
-        assert int(await _value(page, "errors-24h-total")) == hourly["totals"]["errors"] == 3
+        assert int(await _value(page, "errors-24h-total")) == hourly["totals"]["errors"] == 3 + 4
         assert float(await _value(page, "error-rate-24h")) == pytest.approx(
             hourly["totals"]["error_rate"]
         )
@@ -260,24 +275,98 @@ async def test_the_dashboard_shows_what_the_api_says(
 
         # Top services and items, in the API's order.
         rows = page.locator('[data-testid="top-service"]')
-        assert await rows.count() == len(top_services["groups"]) == 1
+        assert await rows.count() == len(top_services["groups"]) == 2
         assert await rows.nth(0).get_attribute("data-key") == "430100/zwfw"
         calls = (
             await rows.nth(0)
             .locator('[data-testid="top-service-calls"]')
             .get_attribute("data-value")
         )
-        assert int(calls or 0) == top_services["groups"][0]["calls"] == seeded["calls"]
+        assert int(calls or 0) == top_services["groups"][0]["calls"] == seeded["calls"] - 4
         item_rows = page.locator('[data-testid="top-item"]')
         assert await item_rows.count() == len(top_items["groups"])
         for i, group in enumerate(top_items["groups"]):
-            assert await item_rows.nth(i).get_attribute("data-key") == group["key"]["item"]
+            assert await item_rows.nth(i).get_attribute("data-key") == (group["key"]["item"] or "")
             shown_calls = (
                 await item_rows.nth(i)
                 .locator('[data-testid="top-item-calls"]')
                 .get_attribute("data-value")
             )
             assert int(shown_calls or 0) == group["calls"]
+
+        # Calls that matched no service are shown as what they are.
+        refused = rows.nth(1)
+        assert await refused.get_attribute("data-key") == ""
+        name = await refused.locator('[data-testid="top-service-name"]').text_content()
+        assert name == "refused before routing"
+        assert "no service matched" not in (await page.content())
+        # Items by name (the catalog's), then code.
+        for i, group in enumerate(top_items["groups"]):
+            if group["key"]["item"] is None:
+                continue
+            shown_name = (
+                await item_rows.nth(i).locator('[data-testid="top-item-name"]').inner_text()
+            )
+            assert shown_name.startswith(f"事项 {group['key']['item']}"), shown_name
+            assert group["key"]["item"] in shown_name
+        # The calls tied to no item (here the refused ones) say what they may be.
+        [no_item] = [i for i, g in enumerate(top_items["groups"]) if g["key"]["item"] is None]
+        no_item_cell = item_rows.nth(no_item).locator('[data-testid="top-item-name"]')
+        assert "refused before routing" in (await no_item_cell.get_attribute("title") or "")
+
+        # The p95 past the histogram's last bound (the timeouts) says "at least 10 s".
+        assert hourly["totals"]["p95_at_least"] is True
+        for testid in ("p95-24h",):
+            shown = page.locator(f'[data-testid="{testid}"]')
+            assert (await shown.text_content(), await shown.get_attribute("data-at-least")) == (
+                "≥ 10 s",
+                "true",
+            )
+        service_p95 = rows.nth(0).locator('[data-testid="top-service-p95"]')
+        assert await service_p95.text_content() == "≥ 10 s"
+        assert "10 s" in (await service_p95.get_attribute("title") or "")
+
+        # The chart: axis values, axis titles in the gateway's zone, and a legend whose figures
+        # (calls by outcome) are the API's; the bars are stacked by the same outcomes.
+        y_ticks = [
+            int(v or 0)
+            for v in await page.locator('[data-testid="y-tick"]').evaluate_all(
+                "ticks => ticks.map(t => t.getAttribute('data-value'))"
+            )
+        ]
+        tallest = max(drawn)
+        assert y_ticks[0] == 0
+        assert len(y_ticks) >= 3
+        assert y_ticks[-1] >= tallest
+        x_ticks = await page.locator('[data-testid="x-tick"]').all_text_contents()
+        assert len(x_ticks) == 8
+        assert all(t.endswith(":00") for t in x_ticks), x_ticks
+        assert await page.text_content('[data-testid="y-title"]') == "calls per hour"
+        assert await page.text_content('[data-testid="x-title"]') == "hour (Asia/Shanghai)"
+        legend = page.locator('[data-testid="chart-legend"] li')
+        assert await legend.count() == 4
+        for outcome, calls_of in hourly["totals"]["outcomes"].items():
+            assert int(await _value(page, f"legend-{outcome}")) == calls_of, outcome
+        assert hourly["totals"]["outcomes"]["upstream_error"] == 3
+        legend_text = await page.locator('[data-testid="chart-legend"]').inner_text()
+        for words in ("caller errors", "upstream errors", "gateway errors", "city"):
+            assert words in legend_text
+        stacked = [
+            int(await bars.nth(i).get_attribute("data-upstream-error") or 0) for i in range(24)
+        ]
+        assert sum(stacked) == 3
+
+        # One zone on the page, named: the gateway's, though the browser is in New York.
+        assert await page.evaluate("Intl.DateTimeFormat().resolvedOptions().timeZone") == (
+            "America/New_York"
+        )
+        stamp = page.locator('[data-testid="updated-at"]')
+        moment = datetime.fromisoformat(
+            (await stamp.get_attribute("datetime") or "").replace("Z", "+00:00")
+        )
+        assert await stamp.text_content() == moment.astimezone(SHANGHAI).strftime("%H:%M:%S")
+        for testid in ("updated-zone", "chart-zone", "footer-zone"):
+            assert await page.text_content(f'[data-testid="{testid}"]') == "Asia/Shanghai"
 
         # The services table: the breaker and error rate the API reports.
         service_rows = page.locator('[data-testid="service-row"]')
@@ -318,3 +407,52 @@ async def test_the_dashboard_shows_what_the_api_says(
         await page.goto("/ops/dashboard")
         assert page.url.endswith("/ops/login")
         await context.close()
+
+
+async def _shown_offline(browser: Any, base: str, path: str, selector: str) -> int:
+    """How many ``selector`` the page at ``path`` shows when nothing but the gateway answers."""
+    context = await browser.new_context(base_url=base)
+    outside: list[str] = []
+    problems: list[str] = []
+
+    async def offline(route: Any) -> None:
+        if route.request.url.startswith(base + "/"):
+            await route.continue_()
+        else:
+            outside.append(route.request.url)
+            await route.abort("internetdisconnected")
+
+    await context.route("**/*", offline)
+    page = await context.new_page()
+    page.on("pageerror", lambda error: problems.append(str(error)))
+    page.on("console", lambda m: problems.append(m.text) if m.type == "error" else None)
+    try:
+        await page.goto(path)
+        await page.wait_for_selector(selector, timeout=30_000)
+        shown: int = await page.locator(selector).count()
+    finally:
+        await context.close()
+    assert outside == [], path
+    # Redoc's "API docs by Redocly" footer names a logo on a CDN: the page's
+    # Content-Security-Policy stops it before it is requested.
+    assert [p for p in problems if "cdn.redoc.ly" not in p] == [], path
+    return shown
+
+
+async def test_the_api_docs_work_offline(
+    browser: Any, tmp_path: Path, fresh_database_url: str
+) -> None:
+    """/docs (Swagger UI) and /redoc list every operation with every request to anywhere but
+    the gateway refused: their assets are the gateway's own, not a CDN's."""
+    env = {"XYB_DATABASE_URL": fresh_database_url, "XYB_ADMIN_TOKEN": ADMIN_TOKEN}
+    with live_gateway(tmp_path, env) as server:
+        async with httpx.AsyncClient(base_url=server.url) as http:
+            document = (await http.get("/openapi.json")).json()
+        operations = sum(len(item) for item in document["paths"].values())
+        assert operations >= 40
+        swagger = await _shown_offline(browser, server.url, "/docs", ".opblock")
+        assert swagger == operations
+        redoc = await _shown_offline(
+            browser, server.url, "/redoc", "[data-section-id^='operation/']"
+        )
+        assert redoc == operations

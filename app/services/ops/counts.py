@@ -5,7 +5,9 @@ filters on a local time window, divisions, services and outcomes. The database d
 one ``SELECT … GROUP BY`` summing calls, errors and the histogram columns, ordered and limited
 in SQL. Item and division are not stored in the roll-ups (an operation implies them): they come
 from joining ``operations`` (service_id + operation_id) and ``services``. Counts of operations a
-later version of a service no longer has therefore group under item ``null``.
+later version of a service no longer has therefore group under item ``null``. Items are labelled
+with their catalog names; calls refused before a service was matched (service id 0: no or a bad
+token, an unknown service, a loop) are labelled "refused before routing".
 
 Time: roll-ups are hourly buckets keyed by local date and hour (``XYB_TIMEZONE``). ``since`` and
 ``until`` are local dates (``YYYY-MM-DD``; ``until`` includes its whole day) or ISO datetimes (naive
@@ -34,9 +36,10 @@ from app.core.config import Settings
 from app.core.divisions import HUNAN, divisions
 from app.core.errors import ValidationFailed
 from app.gateway.events import Outcome
+from app.models.catalog import Item
 from app.models.counting import AccessCount
 from app.models.service import Operation, Service
-from app.services.ops.histogram import BUCKET_COLUMNS, histogram_quantile
+from app.services.ops.histogram import BUCKET_COLUMNS, histogram_quantile, in_open_bucket
 
 DIMENSIONS = ("service", "operation", "item", "division", "client", "day", "hour")
 TIME_DIMENSIONS = frozenset({"day", "hour"})
@@ -50,8 +53,12 @@ DEFAULT_DAYS = 7
 QUANTILE_METHOD = (
     "linear interpolation within the histogram bucket holding the quantile (bounds 0, 5, 10,"
     " 25, 50, 100, 250, 500, 1000, 2500, 5000, 10000 ms); a quantile in the open last bucket is"
-    " reported as 10000 (at least)"
+    " reported as 10000 with p50_at_least or p95_at_least true: the calls took at least that"
+    " long, how much longer is not kept"
 )
+# The label of calls refused before a service was matched (service id 0 in the roll-ups): no
+# or a bad token, an unknown service, a path that names none, a loop back through the gateway.
+REFUSED_BEFORE_ROUTING = "refused before routing"
 MOMENT_FORMATS = [
     "YYYY-MM-DD (a local date)",
     "YYYY-MM-DDTHH:MM[:SS] (local time)",
@@ -386,6 +393,7 @@ class Stats:
     total_ms: float
     upstream_ms: float
     buckets: tuple[int, ...]
+    outcomes: tuple[int, ...] = (0,) * len(OUTCOMES)  # calls per outcome, in OUTCOMES' order
 
     @staticmethod
     def zero() -> Stats:
@@ -399,6 +407,7 @@ class Stats:
             self.total_ms + other.total_ms,
             self.upstream_ms + other.upstream_ms,
             tuple(a + b for a, b in zip(self.buckets, other.buckets, strict=True)),
+            tuple(a + b for a, b in zip(self.outcomes, other.outcomes, strict=True)),
         )
 
     def as_json(self) -> dict[str, Any]:
@@ -412,6 +421,9 @@ class Stats:
             "upstream_mean_ms": round(self.upstream_ms / calls, 3) if calls else None,
             "p50_ms": _rounded(histogram_quantile(0.5, self.buckets)),
             "p95_ms": _rounded(histogram_quantile(0.95, self.buckets)),
+            "p50_at_least": in_open_bucket(0.5, self.buckets),
+            "p95_at_least": in_open_bucket(0.95, self.buckets),
+            "outcomes": dict(zip(OUTCOMES, self.outcomes, strict=True)),
         }
 
 
@@ -425,6 +437,10 @@ def _stats_columns() -> list[ColumnElement[Any]]:
         func.sum(AccessCount.calls).label("calls"),
         func.sum(case((outcome.in_(ERROR_OUTCOMES), AccessCount.calls), else_=0)).label("errors"),
         func.sum(case((outcome.in_(FAULT_OUTCOMES), AccessCount.calls), else_=0)).label("faults"),
+        *(
+            func.sum(case((outcome == name, AccessCount.calls), else_=0)).label(f"o_{name}")
+            for name in OUTCOMES
+        ),
         func.sum(AccessCount.total_ms).label("total_ms"),
         func.sum(AccessCount.upstream_ms).label("upstream_ms"),
         *(func.sum(getattr(AccessCount, name)).label(name) for name in BUCKET_COLUMNS),
@@ -439,6 +455,7 @@ def _stats_of(row: Mapping[Any, Any]) -> Stats:
         float(row["total_ms"] or 0.0),
         float(row["upstream_ms"] or 0.0),
         tuple(int(row[name] or 0) for name in BUCKET_COLUMNS),
+        tuple(int(row[f"o_{name}"] or 0) for name in OUTCOMES),
     )
 
 
@@ -529,13 +546,20 @@ async def run_counts(
     stmt = stmt.order_by(*order).limit(query.limit + 1)
     rows = (await session.execute(stmt)).mappings().all()
     truncated = len(rows) > query.limit
+    rows = rows[: query.limit]
+    item_names: dict[str, str] = {}
+    if "k_item" in names:
+        codes = sorted({row["k_item"] for row in rows if row["k_item"]})
+        if codes:
+            found = await session.execute(select(Item.code, Item.name).where(Item.code.in_(codes)))
+            item_names = {code: name for code, name in found.all()}
     groups: list[Group] = []
     totals = Stats.zero()
-    for row in rows[: query.limit]:
+    for row in rows:
         stats = _stats_of(row)
         if stats.calls == 0 and not keys:
             break  # no rows at all: SUM over nothing
-        key, label = _describe(row, query.group_by, services, settings)
+        key, label = _describe(row, query.group_by, services, settings, item_names)
         groups.append(Group(key, label, stats))
         totals = totals + stats
     return CountsResult(query, groups, truncated, totals)
@@ -546,6 +570,7 @@ def _describe(
     dims: Sequence[str],
     services: Mapping[int, ServiceRef],
     settings: Settings,
+    item_names: Mapping[str, str],
 ) -> tuple[dict[str, Any], str]:
     key: dict[str, Any] = {}
     labels: list[str] = []
@@ -557,21 +582,30 @@ def _describe(
             key["service_id"] = sid
             key["service"] = ref.key if ref else None
             key["service_name"] = ref.name if ref else None
+            key["refused_before_routing"] = sid == 0
             if dim == "service":
                 labels.append(
                     f"{ref.key} {ref.name}"
                     if ref
-                    else "(no service matched)"
+                    else REFUSED_BEFORE_ROUTING
                     if sid == 0
                     else f"service #{sid}"
                 )
             else:
                 op = row["k_operation"] or None
                 key["operation"] = op
-                labels.append(f"{ref.key if ref else f'#{sid}'} {op or '(no operation)'}")
+                if sid == 0:
+                    labels.append(REFUSED_BEFORE_ROUTING)
+                else:
+                    labels.append(f"{ref.key if ref else f'#{sid}'} {op or '(no operation)'}")
         elif dim == "item":
-            key["item"] = row["k_item"]
-            labels.append(row["k_item"] or "(no item)")
+            code = row["k_item"]
+            key["item"] = code
+            key["item_name"] = item_names.get(code) if code else None
+            if code is None:
+                labels.append("(no item)")
+            else:
+                labels.append(f"{code} {item_names[code]}" if code in item_names else code)
         elif dim == "division":
             code = row["k_division"]
             found = known.get(code) if code else None

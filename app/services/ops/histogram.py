@@ -36,6 +36,13 @@ def histogram_quantile(q: float, buckets: Sequence[int]) -> float | None:
     return float(LATENCY_BOUNDS_MS[-1])  # pragma: no cover - the loop returns
 
 
+def in_open_bucket(q: float, buckets: Sequence[int]) -> bool:
+    """Whether the ``q``-quantile falls in the open-ended last bucket: then
+    :func:`histogram_quantile` gives the largest finite bound, and the truth is at least that."""
+    total = sum(buckets)
+    return total > 0 and q * total > total - buckets[-1]
+
+
 def bucket_of(ms: float) -> int:
     """The index of the bucket a latency of ``ms`` falls in (for tests and benchmarks)."""
     for index, bound in enumerate(LATENCY_BOUNDS_MS):

@@ -70,6 +70,15 @@ class StatsOut(BaseModel):
     upstream_mean_ms: float | None
     p50_ms: float | None
     p95_ms: float | None
+    p50_at_least: bool = Field(
+        description="p50_ms fell in the histogram's open last bucket: the calls took at least"
+        " that long (10,000 ms), how much longer is not kept"
+    )
+    p95_at_least: bool = Field(description="the same for p95_ms")
+    outcomes: dict[str, int] = Field(
+        description="calls per outcome: success, caller_error, upstream_error (the upstream's"
+        " fault), gateway_error (the gateway's)"
+    )
 
 
 class HourOut(StatsOut):
