@@ -96,5 +96,11 @@ async def test_errors_are_documented_as_problems(client: httpx.AsyncClient) -> N
             responses = operation["responses"]
             assert PROBLEM_MEDIA_TYPE in responses["default"]["content"], (method, path)
             for status, response in responses.items():
-                if status.startswith(("4", "5")):
-                    assert list(response["content"]) == [PROBLEM_MEDIA_TYPE], (method, path)
+                if not status.startswith(("4", "5")):
+                    continue
+                media = list(response["content"])
+                if path == "/identity/token" and status in ("400", "401", "429"):
+                    # RFC 6749 §5.2: the token endpoint's errors are application/json.
+                    assert media == ["application/json"], (method, path, status)
+                else:
+                    assert media == [PROBLEM_MEDIA_TYPE], (method, path, status)

@@ -12,6 +12,7 @@ from fastapi import Depends, Request
 
 from app.core.config import Settings
 from app.core.errors import Forbidden, Unauthorized
+from app.core.openapi import AccessOrAdminToken, AccessTokenOnly
 from app.identity.roles import Role
 
 if TYPE_CHECKING:
@@ -126,7 +127,8 @@ def caller_of(request: Request) -> Caller:
 def require(*roles: Role) -> Callable[[Request], Caller]:
     """A dependency admitting callers that hold any of ``roles``."""
 
-    def check(request: Request) -> Caller:
+    # The second parameter only names the accepted tokens in the OpenAPI document.
+    def check(request: Request, _tokens: AccessOrAdminToken = None) -> Caller:
         caller = caller_of(request)
         if Role.PLATFORM_ADMIN.value in caller.roles or caller.has(*roles):
             return caller
@@ -139,7 +141,7 @@ def require(*roles: Role) -> Callable[[Request], Caller]:
     return check
 
 
-def require_person(request: Request) -> Caller:
+def require_person(request: Request, _token: AccessTokenOnly = None) -> Caller:
     """A resident's token (not an application's)."""
     caller = caller_of(request)
     if caller.person_id is None:

@@ -1,8 +1,20 @@
 """What the gateway itself may answer on any proxied operation, added to the gateway-facing docs.
 
 A caller of /gw/... can get the upstream's documented answers or one of the gateway's problems;
-an honest document lists both (an operation's own 400 may now come as the city's JSON error or
-as the gateway's problem+json).
+an honest document lists both. Where both may answer one status (the city documents a 404 as
+``application/json`` with its ``Error``, and the gateway answers 404 as
+``application/problem+json`` when the service is gone), the status lists both media types, and
+each JSON media type's schema is ``anyOf`` [the gateway's problem, the upstream's schema].
+
+Why not one precise schema per media type: code generators that parse by status read one media
+type per status (openapi-python-client takes the first JSON one and ignores ``Content-Type``), so
+a client generated from the precise document fails on whichever body it did not expect
+(``KeyError: 'code'`` on the gateway's problem). Every body that comes back fits the union, a
+generated client tries each schema in turn, and the description says which media type carries
+which.
+
+Every operation requires the gateway's access token (``security`` per operation); the token URL
+is the document's server, the gateway.
 """
 
 from __future__ import annotations
@@ -11,7 +23,12 @@ import copy
 from typing import Any
 
 from app.core.errors import PROBLEM_MEDIA_TYPE
-from app.core.openapi import PROBLEM_SCHEMAS
+from app.core.openapi import PROBLEM_SCHEMAS, Scheme, access_token_scheme
+from app.identity.roles import ALL_ROLES
+from app.services.openapi.merge import drop_unused_components
+
+# An application's token carries the roles it asks for (all of its own by default).
+ROLE_SCOPES = {role: f"the {role} role, when the client holds it" for role in sorted(ALL_ROLES)}
 
 _PROBLEM = "GatewayProblem"
 _VALIDATION = "GatewayValidationProblem"
@@ -46,26 +63,75 @@ _GATEWAY_STATUSES: dict[str, tuple[str, str]] = {
 }
 
 
-def _schemas() -> dict[str, Any]:
+def _names(taken: dict[str, Any]) -> tuple[str, str]:
+    """The problem schemas' names: a service's own schema of the same name keeps its name."""
+
+    def free(name: str) -> str:
+        candidate, n = name, 2
+        while candidate in taken:
+            candidate, n = f"{name}_{n}", n + 1
+        return candidate
+
+    return free(_PROBLEM), free(_VALIDATION)
+
+
+def _schemas(problem_name: str, validation_name: str) -> dict[str, Any]:
     problem = copy.deepcopy(PROBLEM_SCHEMAS["Problem"])
     validation = copy.deepcopy(PROBLEM_SCHEMAS["ValidationProblem"])
-    validation["allOf"][0] = {"$ref": f"#/components/schemas/{_PROBLEM}"}
-    return {_PROBLEM: problem, _VALIDATION: validation}
+    validation["allOf"][0] = {"$ref": f"#/components/schemas/{problem_name}"}
+    return {problem_name: problem, validation_name: validation}
+
+
+def _is_json(media_type: object) -> bool:
+    essence = str(media_type).split(";", 1)[0].strip().lower()
+    return essence == "application/json" or essence.endswith("+json")
+
+
+def _anything(schema: object) -> bool:
+    return schema is None or schema == {} or schema is True
+
+
+def _with_gateway(response: dict[str, Any], gateway: dict[str, Any], description: str) -> None:
+    """Add the gateway's problem to a status the upstream documents too (see the docstring)."""
+    content = response.setdefault("content", {})
+    json_media = [m for t, m in content.items() if _is_json(t) and isinstance(m, dict)]
+    members: list[Any] = []
+    for media in json_media:
+        schema = media.get("schema")
+        if not _anything(schema) and schema != gateway and schema not in members:
+            members.append(schema)
+    problem = content.get(PROBLEM_MEDIA_TYPE)
+    if problem is None:
+        problem = content[PROBLEM_MEDIA_TYPE] = {"schema": gateway}
+        json_media.append(problem)
+    if members:
+        # One union under every JSON media type: whichever a generator reads, it parses both.
+        # The problem first: its four required members make a generated client's try-in-turn
+        # exact, where an upstream schema requiring nothing would accept the problem too.
+        union = {"anyOf": [gateway, *members]}
+        for media in json_media:
+            if not _anything(media.get("schema")):  # "anything" already admits the problem
+                media["schema"] = copy.deepcopy(union)
+    upstream = str(response.get("description") or "").strip()
+    response["description"] = (
+        f"{upstream}\n\nOr, as {PROBLEM_MEDIA_TYPE}, the gateway's own problem: {description}."
+    )
 
 
 def add_gateway_responses(document: dict[str, Any]) -> dict[str, Any]:
-    """A copy of ``document`` whose operations also document the gateway's own problems."""
+    """A copy of ``document`` whose operations also document the gateway's own problems and its
+    access token. The document's first server is the gateway (as the merge makes it)."""
     doc = copy.deepcopy(document)
     components = doc.setdefault("components", {})
-    components.setdefault("schemas", {}).update(_schemas())
-    # Every call through /gw carries the gateway's access token (POST /identity/token).
-    components.setdefault("securitySchemes", {})["gatewayToken"] = {
-        "type": "http",
-        "scheme": "bearer",
-        "bearerFormat": "JWT",
-        "description": "An access token from POST /identity/token",
+    schemas = components.setdefault("schemas", {})
+    problem_name, validation_name = _names(schemas)
+    schemas.update(_schemas(problem_name, validation_name))
+    servers = doc.get("servers") or [{"url": ""}]
+    # The services' own schemes were dropped by the merge: callers hold the gateway's token.
+    components["securitySchemes"] = {
+        Scheme.ACCESS: access_token_scheme(servers[0]["url"], ROLE_SCOPES)
     }
-    doc["security"] = [{"gatewayToken": []}]
+    doc.pop("security", None)
     for path_item in doc.get("paths", {}).values():
         if not isinstance(path_item, dict):
             continue
@@ -74,6 +140,7 @@ def add_gateway_responses(document: dict[str, Any]) -> dict[str, Any]:
             operation = path_item.get(method)
             if not isinstance(operation, dict):
                 continue
+            operation["security"] = [{Scheme.ACCESS: []}]
             has_body = "requestBody" in operation
             has_input = has_body or shared_params or bool(operation.get("parameters"))
             responses = operation.setdefault("responses", {})
@@ -82,19 +149,22 @@ def add_gateway_responses(document: dict[str, Any]) -> dict[str, Any]:
                     continue
                 if applies == "input" and not has_input:
                     continue
-                schema = _VALIDATION if status == "422" else _PROBLEM
-                media = {"schema": {"$ref": f"#/components/schemas/{schema}"}}
+                name = validation_name if status == "422" else problem_name
+                gateway = {"$ref": f"#/components/schemas/{name}"}
                 response = responses.get(status)
-                if response is None or "$ref" in response:
-                    if response is not None:
-                        # Keep the upstream's shared response, and say the gateway may answer too.
-                        response = _resolve(doc, response)
-                    responses[status] = response = (
-                        copy.deepcopy(response)
-                        if response
-                        else {"description": f"Gateway: {description}"}
-                    )
-                response.setdefault("content", {})[PROBLEM_MEDIA_TYPE] = media
+                if response is None:
+                    responses[status] = {
+                        "description": f"Gateway: {description}",
+                        "content": {PROBLEM_MEDIA_TYPE: {"schema": gateway}},
+                    }
+                    continue
+                # The upstream's own answer (a shared one copied in), and the gateway's.
+                response = copy.deepcopy(
+                    _resolve(doc, response) if "$ref" in response else response
+                )
+                _with_gateway(response, gateway, description)
+                responses[status] = response
+    drop_unused_components(doc)  # shared responses copied in above may be unused now
     return doc
 
 
