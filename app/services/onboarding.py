@@ -256,9 +256,10 @@ def build_plan(spec: ServiceIn, settings: Settings, registry: ConnectorRegistry)
     contracts: list[SubmittedContract] = []
     if analysis is not None and not analysis.problems:
         planned, warnings = _bind(analysis.operations, spec, errors)
+        assert parsed is not None
+        warnings.extend(_division_warnings(parsed, spec.division))
         if not planned:
             errors.append(_error(DOCUMENT_POINTER + "/paths", "the document has no operations"))
-        assert parsed is not None
         contracts = _check_contracts(spec, parsed, errors)
 
     if errors:
@@ -283,6 +284,30 @@ def build_plan(spec: ServiceIn, settings: Settings, registry: ConnectorRegistry)
         policy=_policy(spec, settings),
         contracts=contracts,
     )
+
+
+def _division_warnings(document: dict[str, Any], division: str) -> list[DocProblem]:
+    """A document that names its division (``x-xyb-division``) onboarded under another one: a
+    mistyped division, or another city's document. A warning: the submission decides."""
+    if "x-xyb-division" not in document:
+        return []
+    value = document["x-xyb-division"]
+    where = DOCUMENT_POINTER + "/x-xyb-division"
+    if isinstance(value, bool) or not isinstance(value, (str, int)):
+        return [DocProblem(where, "x-xyb-division should be a division code such as '430100'")]
+    code = str(value).strip()
+    if code == division:
+        return []
+    named = known_division(code)
+    ours = known_division(division)
+    return [
+        DocProblem(
+            where,
+            f"the document is for {code}{f' ({named.name})' if named else ''}, but it is being"
+            f" onboarded for {division}{f' ({ours.name})' if ours else ''}: check the division"
+            " (or the document)",
+        )
+    ]
 
 
 def _upstream_warnings(upstream_url: str, settings: Settings) -> list[DocProblem]:

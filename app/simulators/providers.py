@@ -48,11 +48,11 @@ class SimulatorProvider:
     @property
     def demo_url(self) -> str:
         """Where ``xyb demo`` serves this simulator (for reproducing a contract failure)."""
-        from app.simulators.city import CITY_DIVISIONS
+        from app.simulators.city import demo_port
 
         if self.url is not None:
             return self.url
-        return f"http://127.0.0.1:{9001 + CITY_DIVISIONS.index(self.division)}"
+        return f"http://127.0.0.1:{demo_port(self.division)}"
 
 
 class UnknownSimulator(KeyError):
@@ -96,7 +96,11 @@ def _city_providers() -> list[SimulatorProvider]:
 
 def _register_providers() -> list[SimulatorProvider]:
     """The registers the gateway consults itself (not through /gw): connector ``registers``."""
-    from app.simulators.enterprise import DEMO_PORT, create_register_app
+    from app.simulators.enterprise import (
+        CONTRACT_CONSUMER_TOKEN,
+        DEMO_PORT,
+        create_register_app,
+    )
     from app.simulators.enterprise import openapi_document as register_document
 
     return [
@@ -104,7 +108,8 @@ def _register_providers() -> list[SimulatorProvider]:
             connector=REGISTERS,
             provider="enterprise",
             division="430000",
-            create=create_register_app,
+            # The contract's interactions present this token (the register's one consumer).
+            create=partial(create_register_app, consumer_token=CONTRACT_CONSUMER_TOKEN),
             document=register_document,
             url=f"http://127.0.0.1:{DEMO_PORT}",
         )

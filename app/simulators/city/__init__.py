@@ -7,6 +7,7 @@ from app.simulators.city.drift import DRIFTS
 from app.simulators.city.openapi import (
     CityItem,
     city_items,
+    demo_port,
     item_code,
     openapi_document,
     openapi_json,
@@ -26,6 +27,7 @@ __all__ = [
     "city_error",
     "city_items",
     "create_city_app",
+    "demo_port",
     "item_code",
     "openapi_document",
     "openapi_json",

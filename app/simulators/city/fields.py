@@ -88,10 +88,16 @@ class FieldSpec:
             return "格式不正确"
         return None
 
-    def schema(self, version: OpenApiVersion) -> dict[str, Any]:
-        """The property's schema in a document of ``version``."""
+    def schema(self, version: OpenApiVersion, example_value: Any = None) -> dict[str, Any]:
+        """The property's schema in a document of ``version``, with ``example_value`` (if any)
+        as its example instead of the field's own."""
         if self.ref is not None:
-            return {"$ref": f"#/components/schemas/{self.ref}"}
+            reference = {"$ref": f"#/components/schemas/{self.ref}"}
+            if example_value is None:
+                return reference
+            if version == "3.0.3":  # 3.0 ignores a reference's siblings: wrap it
+                return {"allOf": [reference], "example": example_value}
+            return {**reference, "examples": [example_value]}
         schema: dict[str, Any] = {"type": "string", "description": self.description}
         if self.kind == "date":
             schema["format"] = "date"
@@ -103,8 +109,8 @@ class FieldSpec:
             schema["maxLength"] = self.max_length
         if self.pattern is not None:
             schema["pattern"] = self.pattern
-        if self.example is not None:
-            schema = example(schema, self.example, version)
+        if example_value is not None or self.example is not None:
+            schema = example(schema, example_value or self.example, version)
         if self.nullable:
             schema = nullable(schema, version)
             if "enum" in schema:
@@ -126,12 +132,18 @@ def check_fields(specs: Sequence[FieldSpec], data: Mapping[str, object]) -> list
     return errors
 
 
-def object_schema(specs: Sequence[FieldSpec], version: OpenApiVersion) -> dict[str, Any]:
-    """An object schema with these fields as properties."""
+def object_schema(
+    specs: Sequence[FieldSpec],
+    version: OpenApiVersion,
+    examples: Mapping[str, Any] | None = None,
+) -> dict[str, Any]:
+    """An object schema with these fields as properties; ``examples`` gives each field's example
+    (together, one request the city accepts: example-based tests combine them)."""
+    examples = examples or {}
     return {
         "type": "object",
         "required": [spec.name for spec in specs if spec.required],
-        "properties": {spec.name: spec.schema(version) for spec in specs},
+        "properties": {spec.name: spec.schema(version, examples.get(spec.name)) for spec in specs},
     }
 
 

@@ -17,6 +17,12 @@ from typing import Any
 import yaml
 
 from app.simulators.city import data as d
+from app.simulators.city.examples import (
+    birth_registration_example,
+    estate_record_example,
+    residence_permit_example,
+    resident_example,
+)
 from app.simulators.city.fields import (
     APPLICATION_ID_PATTERN,
     BIRTH_FIELDS,
@@ -183,6 +189,16 @@ def openapi_version(division: str) -> OpenApiVersion:
     return "3.1.0" if index % 2 == 0 else "3.0.3"
 
 
+# `xyb demo`'s default port for the simulators' fault control; the cities take the next 14.
+DEMO_BASE_PORT = 9000
+
+
+def demo_port(division: str) -> int:
+    """The port ``xyb demo`` serves this city on by default: 9001 (长沙) .. 9014 (湘西)."""
+    index = [p.code for p in d.prefectures()].index(d.prefecture(division).code)
+    return DEMO_BASE_PORT + 1 + index
+
+
 def _ref(kind: str, name: str) -> dict[str, str]:
     return {"$ref": f"#/components/{kind}/{name}"}
 
@@ -214,14 +230,25 @@ def _money(description: str) -> dict[str, Any]:
     return {"type": "number", "minimum": 0, "description": f"{description}（元）"}
 
 
+def _media(schema: str, value: Any, summary: str, version: OpenApiVersion) -> dict[str, Any]:
+    """A media type with its schema and one complete example: ``example`` in 3.0, a named
+    Example Object under ``examples`` in 3.1 (both are valid in either; documents differ)."""
+    if version == "3.0.3":
+        return {"schema": _schema(schema), "example": value}
+    return {
+        "schema": _schema(schema),
+        "examples": {"example": {"summary": summary, "value": value}},
+    }
+
+
 def _date(description: str) -> dict[str, Any]:
     return _string(description, format="date")
 
 
-def _schemas(v: OpenApiVersion) -> dict[str, Any]:
+def _schemas(division: str, v: OpenApiVersion) -> dict[str, Any]:
     month = _string("月份（YYYY-MM）", pattern=MONTH_PATTERN)
     return {
-        "IdNumber": ID_NUMBER_SCHEMA.schema(v),
+        "IdNumber": ID_NUMBER_SCHEMA.schema(v, resident_example(division)),
         "Month": example(month, "2023-06", v),
         "FieldError": _object(
             {"field": _string("出错的字段"), "message": _string("原因")},
@@ -327,7 +354,9 @@ def _schemas(v: OpenApiVersion) -> dict[str, Any]:
                 "records": {"type": "array", "items": _schema("Contribution")},
             }
         ),
-        "ResidencePermitRequest": object_schema(RESIDENCE_PERMIT_FIELDS, v),
+        "ResidencePermitRequest": object_schema(
+            RESIDENCE_PERMIT_FIELDS, v, residence_permit_example(division)
+        ),
         "ResidencePermitApplication": {
             "allOf": [
                 _schema("ResidencePermitRequest"),
@@ -343,7 +372,9 @@ def _schemas(v: OpenApiVersion) -> dict[str, Any]:
                 ),
             ]
         },
-        "BirthRegistrationForm": object_schema(BIRTH_FIELDS, v),
+        "BirthRegistrationForm": object_schema(
+            BIRTH_FIELDS, v, birth_registration_example(division)
+        ),
         "BirthRegistration": {
             "allOf": [
                 _schema("BirthRegistrationForm"),
@@ -370,7 +401,9 @@ def _path_parameter(name: str, description: str, pattern: str) -> dict[str, Any]
     }
 
 
-def _parameters() -> dict[str, Any]:
+def _parameters(division: str) -> dict[str, Any]:
+    """The parameters, each with an example a request to this city can use as it is."""
+    person = resident_example(division)
     return {
         "IdNumberQuery": {
             "name": "id_number",
@@ -378,6 +411,7 @@ def _parameters() -> dict[str, Any]:
             "required": True,
             "description": "公民身份号码",
             "schema": _schema("IdNumber"),
+            "example": person,
         },
         "IdNumberPath": {
             "name": "id_number",
@@ -385,8 +419,12 @@ def _parameters() -> dict[str, Any]:
             "required": True,
             "description": "公民身份号码",
             "schema": _schema("IdNumber"),
+            "example": person,
         },
-        "RecordId": _path_parameter("record_id", "不动产登记记录编号", RECORD_ID_PATTERN),
+        "RecordId": {
+            **_path_parameter("record_id", "不动产登记记录编号", RECORD_ID_PATTERN),
+            "example": estate_record_example(division),
+        },
         "ApplicationId": _path_parameter(
             "application_id", "居住证申请编号", APPLICATION_ID_PATTERN
         ),
@@ -399,6 +437,7 @@ def _parameters() -> dict[str, Any]:
             "required": False,
             "description": "年度，缺省为当年",
             "schema": {"type": "integer", "minimum": 1991, "maximum": 2100},
+            "example": 2023,
         },
         "FromMonth": {
             "name": "from",
@@ -481,6 +520,7 @@ def _operation(
 
 def _paths(division: str) -> dict[str, Any]:
     op = _operation
+    version = openapi_version(division)
     return {
         "/bdc/records": {
             "get": op(
@@ -535,7 +575,14 @@ def _paths(division: str) -> dict[str, Any]:
                 description="申领人须已在本市居住满半年；申领事由为就业时须填写就业单位。",
                 requestBody={
                     "required": True,
-                    "content": {JSON: {"schema": _schema("ResidencePermitRequest")}},
+                    "content": {
+                        JSON: _media(
+                            "ResidencePermitRequest",
+                            residence_permit_example(division),
+                            "因就业申领居住证",
+                            version,
+                        )
+                    },
                 },
             )
         },
@@ -592,9 +639,12 @@ def _spec(division: str) -> dict[str, Any]:
                 # 3.1 cities write the URL with a trailing slash, as many real documents do.
                 "url": "http://{host}:{port}/" if version == "3.1.0" else "http://{host}:{port}",
                 "description": f"{city.name}政务服务系统",
+                # The defaults are the city's own address under `xyb demo`: onboarded without an
+                # upstream URL, the document leads to the city. (They once named 8000, the
+                # gateway's own port: every call came back to the gateway as a loop.)
                 "variables": {
                     "host": {"default": "127.0.0.1", "description": "主机"},
-                    "port": {"default": "8000", "description": "端口"},
+                    "port": {"default": str(demo_port(division)), "description": "端口"},
                 },
             }
         ],
@@ -602,14 +652,21 @@ def _spec(division: str) -> dict[str, Any]:
         "tags": [{"name": name} for name in dict.fromkeys(op.tag for op in OPERATIONS)],
         "paths": _paths(division),
         "components": {
-            "schemas": _schemas(version),
-            "parameters": _parameters(),
+            "schemas": _schemas(division, version),
+            "parameters": _parameters(division),
             "responses": _responses(),
             "requestBodies": {
                 "BirthRegistration": {
                     "required": True,
                     "description": "出生登记表单",
-                    "content": {FORM: {"schema": _schema("BirthRegistrationForm")}},
+                    "content": {
+                        FORM: _media(
+                            "BirthRegistrationForm",
+                            birth_registration_example(division),
+                            "父母均为本市户籍居民",
+                            version,
+                        )
+                    },
                 }
             },
         },
