@@ -1,92 +1,132 @@
 """``xyb catalog``: import, export and generate the catalog of service items.
 
-Import and export work directly on the configured database (``XYB_DATABASE_URL``), with the same
-checks and report as the admin API. In development a database not at head is migrated first (as
-``xyb serve`` does); production refuses it.
+Import and export work directly on the gateway's database (``XYB_DATABASE_URL``), with the same
+checks and report as the admin API, and refuse where there is none (``app/cli_common.py``). A
+file's format is its suffix (``.json``, ``.csv``) unless ``--format`` says otherwise, for all
+three commands; on a terminal the long steps show their progress.
 """
 
 from __future__ import annotations
 
 import sys
 import time
+from collections.abc import Callable, Sequence
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 from rich.console import Console
-from rich.table import Table
 
-from app.cli_common import err, in_transaction, out, settings_or_exit
-from app.services.catalog.files import (
-    FileFormat,
-    ImportRejected,
-    RawRow,
-    RowError,
-    validate_rows,
-    write_items,
+from app.cli_common import (
+    err,
+    fail,
+    in_transaction,
+    out,
+    print_table,
+    progress,
+    settings_or_exit,
+    working,
 )
-from app.services.catalog.generator import generate as generate_items
-from app.services.catalog.store import ImportCounts, export_rows, import_file, save_items
+
+if TYPE_CHECKING:
+    from sqlalchemy.ext.asyncio import AsyncSession
+
+    from app.schemas.catalog import ItemIn
+    from app.services.catalog.files import FileFormat, RowError
+    from app.services.catalog.store import ImportCounts
 
 catalog_cli = typer.Typer(
     help="The catalog of service items: import, export, generate.", no_args_is_help=True
 )
+FORMAT_HELP = "json or csv (default: the file's suffix; json on stdout)."
+# Items saved per transaction step when a progress bar is shown (one transaction either way).
+PROGRESS_CHUNK = 1000
 
 
-def _format_of(path: Path, given: str | None) -> FileFormat:
-    """json or csv: --format, else the file's suffix."""
+def _format_of(path: Path | None, given: str | None) -> FileFormat:
+    """json or csv: --format, else the file's suffix, else (stdout) json."""
     if given is not None:
         if given not in ("json", "csv"):
-            err.print("[red]error[/red] --format is json or csv")
-            raise typer.Exit(2)
+            fail("--format is json or csv", 2)
         return "json" if given == "json" else "csv"
+    if path is None:
+        return "json"
     suffix = path.suffix.lower()
     if suffix in (".json", ".csv"):
         return "json" if suffix == ".json" else "csv"
-    err.print(f"[red]error[/red] cannot tell the format of {path.name}: pass --format json|csv")
-    raise typer.Exit(2)
+    fail(f"cannot tell the format of {path.name}: pass --format json or --format csv", 2)
 
 
 def render_problems(console: Console, errors: list[RowError]) -> None:
     """Every bad row as a table: row, line (CSV), column, reason."""
+    from rich.table import Table
+    from rich.text import Text
+
     table = Table(title=f"{len(errors)} problem{'s' if len(errors) != 1 else ''}; nothing saved")
     for column in ("row", "line", "column", "reason"):
         table.add_column(column, overflow="fold")
     for e in errors:
-        table.add_row(str(e.row), "" if e.line is None else str(e.line), e.column, e.reason)
-    console.print(table)
+        table.add_row(
+            str(e.row), "" if e.line is None else str(e.line), Text(e.column), Text(e.reason)
+        )
+    print_table(console, table)
 
 
 def _report(counts: ImportCounts, seconds: float) -> None:
     """Print what an import did."""
     out.print(
         f"imported {counts.total} items: {counts.created} created, {counts.updated} updated"
-        f" ({seconds:.2f} s)"
+        f" ({seconds:.2f} s)",
+        markup=False,
     )
+
+
+def _save_with_progress(items: Sequence[ItemIn], label: str) -> Callable[[AsyncSession], Any]:
+    """The transaction's work: save ``items`` in chunks, advancing a bar on a terminal."""
+    from app.services.catalog.store import ImportCounts, save_items
+
+    async def work(session: AsyncSession) -> ImportCounts:
+        created = updated = 0
+        with progress() as bar:
+            task = bar.add_task(label, total=len(items))
+            for start in range(0, len(items), PROGRESS_CHUNK):
+                chunk = items[start : start + PROGRESS_CHUNK]
+                counts = await save_items(session, chunk)
+                created, updated = created + counts.created, updated + counts.updated
+                bar.advance(task, len(chunk))
+        return ImportCounts(created=created, updated=updated)
+
+    return work
 
 
 @catalog_cli.command("import")
 def import_command(
-    file: Annotated[Path, typer.Argument(help="A JSON array of items or a CSV file.")],
+    file: Annotated[
+        Path, typer.Argument(metavar="FILE", help="A JSON array of items or a CSV file.")
+    ],
     format: Annotated[
-        str | None, typer.Option("--format", help="json | csv (default: by the file's suffix)")
+        str | None, typer.Option("--format", metavar="FORMAT", help=FORMAT_HELP)
     ] = None,
 ) -> None:
     """Import a file of items: all or nothing; every bad row is listed (exit 1)."""
+    from app.services.catalog.files import ImportRejected, RowError, parse_items
+
     fmt = _format_of(file, format)
     try:
         data = file.read_bytes()
     except OSError as exc:
-        err.print(f"[red]error[/red] cannot read {file}: {exc.strerror}")
-        raise typer.Exit(2) from None
+        fail(f"cannot read {file}: {exc.strerror}", 2)
     settings = settings_or_exit()
     started = time.perf_counter()
     try:
-        counts = in_transaction(settings, lambda session: import_file(session, data, fmt))
+        with working(f"checking {file.name}"):
+            items = parse_items(data, fmt)
+        if not items:
+            raise ImportRejected([RowError(0, "", "the file has no items")])
     except ImportRejected as exc:
         render_problems(out, exc.errors)
-        err.print(f"[red]error[/red] {file.name}: {len(exc.errors)} problem(s); nothing saved")
-        raise typer.Exit(1) from None
+        fail(f"{file.name}: {len(exc.errors)} problem(s); nothing saved")
+    counts = in_transaction(settings, _save_with_progress(items, f"importing {file.name}"))
     _report(counts, time.perf_counter() - started)
 
 
@@ -95,64 +135,79 @@ def _write(text: str, output: Path | None) -> None:
     if output is None:
         sys.stdout.write(text)
         sys.stdout.flush()
-    else:
+        return
+    try:
         output.write_text(text, encoding="utf-8")
+    except OSError as exc:
+        fail(f"cannot write {output}: {exc.strerror}", 2)
 
 
 @catalog_cli.command("export")
 def export_command(
-    format: Annotated[str, typer.Option("--format", help="json | csv")] = "json",
+    format: Annotated[
+        str | None, typer.Option("--format", metavar="FORMAT", help=FORMAT_HELP)
+    ] = None,
     output: Annotated[
-        Path | None, typer.Option("--output", "-o", help="Write here (default: stdout).")
+        Path | None,
+        typer.Option("--output", "-o", metavar="FILE", help="Write here (default: stdout)."),
     ] = None,
 ) -> None:
-    """Export every item, in the columns an import reads."""
-    fmt = _format_of(Path("x"), format)
+    """Export every item, in the columns an import reads (import reads the file back)."""
+    from app.services.catalog.files import write_items
+    from app.services.catalog.store import export_rows
+
+    fmt = _format_of(output, format)
     rows = in_transaction(settings_or_exit(), export_rows)
     _write(write_items(rows, fmt), output)
     if output is not None:
-        err.print(f"exported {len(rows)} items to {output}")
+        err.print(f"exported {len(rows)} items to {output} ({fmt})", markup=False)
 
 
 @catalog_cli.command("generate")
 def generate_command(
-    items: Annotated[int, typer.Option("--items", min=0, help="How many items.")] = 10_000,
-    seed: Annotated[int, typer.Option("--seed", help="Same seed, same catalog.")] = 1,
+    items: Annotated[int, typer.Option("--items", metavar="N", min=0, help="How many items.")] = (
+        10_000
+    ),
+    seed: Annotated[int, typer.Option("--seed", metavar="N", help="Same seed, same catalog.")] = 1,
     output: Annotated[
-        Path | None, typer.Option("--output", "-o", help="Write a file (default: stdout).")
+        Path | None,
+        typer.Option("--output", "-o", metavar="FILE", help="Write a file (default: stdout)."),
     ] = None,
     load: Annotated[
-        bool, typer.Option("--load", help="Load into the configured database instead.")
+        bool, typer.Option("--load", help="Load into the gateway's database instead.")
     ] = False,
     format: Annotated[
-        str | None, typer.Option("--format", help="json | csv (default: by --output's suffix)")
+        str | None, typer.Option("--format", metavar="FORMAT", help=FORMAT_HELP)
     ] = None,
 ) -> None:
     """Generate a realistic synthetic catalog (the city simulators' 84 items included)."""
+    from app.services.catalog.files import RawRow, validate_rows, write_items
+    from app.services.catalog.generator import generate as generate_items
+
     if load and output is not None:
-        err.print("[red]error[/red] --output and --load exclude each other")
-        raise typer.Exit(2)
-    fmt: FileFormat = "json"
-    if output is not None or format is not None:
-        fmt = _format_of(output or Path("x"), format)
+        fail("--output and --load exclude each other", 2)
+    fmt = _format_of(output, format)
+    settings = settings_or_exit() if load else None
     started = time.perf_counter()
     try:
-        generated = generate_items(items, seed)
+        with working(f"generating {items:,} items"):
+            generated = generate_items(items, seed)
     except ValueError as exc:
-        err.print(f"[red]error[/red] {exc}")
-        raise typer.Exit(2) from None
+        fail(str(exc), 2)
     made = time.perf_counter() - started
-    if not load:
+    if settings is None:
         _write(write_items(generated, fmt), output)
-        err.print(f"generated {len(generated)} items (seed {seed}) in {made:.2f} s")
+        err.print(f"generated {len(generated)} items (seed {seed}) in {made:.2f} s", markup=False)
         return
     rows = [RawRow(index + 1, None, values) for index, values in enumerate(generated)]
-    checked = validate_rows(rows)
-    counts = in_transaction(settings_or_exit(), lambda session: save_items(session, checked))
+    with working(f"checking {len(rows):,} items"):
+        checked = validate_rows(rows)
+    counts = in_transaction(settings, _save_with_progress(checked, "loading"))
     err.print(
         f"generated {len(generated)} items (seed {seed}) in {made:.2f} s; loaded in"
         f" {time.perf_counter() - started:.2f} s: {counts.created} created,"
-        f" {counts.updated} updated"
+        f" {counts.updated} updated",
+        markup=False,
     )
 
 

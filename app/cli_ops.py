@@ -1,23 +1,28 @@
 """``xyb ops`` (targets, access counts) and ``xyb operators`` (dashboard accounts).
 
-Both read and write the configured database directly, through the same functions as the
-/ops API (``app.services.ops``); no gateway needs to be running.
+Both read and write the gateway's database directly, through the same functions as the /ops API
+(``app.services.ops``); no gateway needs to be running, but its database must be there
+(``app/cli_common.py`` refuses otherwise, and never creates one).
 """
 
 from __future__ import annotations
 
 import json
 from collections.abc import Awaitable, Callable
-from typing import Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 from rich import box
 from rich.table import Table
-from sqlalchemy.ext.asyncio import AsyncSession
+from rich.text import Text
 
-from app.cli_common import err, in_transaction, out, settings_or_exit
-from app.core.config import Settings
-from app.core.errors import ValidationFailed
+from app.cli_common import error, fail, in_transaction, out, print_table, settings_or_exit
+
+if TYPE_CHECKING:
+    from sqlalchemy.ext.asyncio import AsyncSession
+
+    from app.core.config import Settings
+    from app.core.errors import ValidationFailed
 
 ops_cli = typer.Typer(
     help="The operators' view: year-end targets and access counts.", no_args_is_help=True
@@ -66,13 +71,13 @@ def ops_targets(
         box=box.SIMPLE_HEAD,
         pad_edge=False,
     )
-    table.add_column("target", no_wrap=True)
+    table.add_column("target", overflow="fold")
     for name in ("current", "goal", "ratio", "rate/day", "projected"):
         table.add_column(name, justify="right", no_wrap=True)
     table.add_column("on track", no_wrap=True)
     for t in report.targets:
         table.add_row(
-            t.name,
+            Text(t.name),
             _number(t.current),
             _number(t.target),
             f"{t.ratio * 100:.1f}%",
@@ -80,11 +85,11 @@ def ops_targets(
             _number(t.projected),
             "[green]yes[/green]" if t.on_track else "[red]no[/red]",
         )
-    out.print(table)
+    print_table(out, table)
     if any(t.rate_days == 0 for t in report.targets):
         out.print("[dim]rate/day over the last 7 days; –: no snapshot from them yet[/dim]")
     for t in report.targets:
-        out.print(f"[dim]{t.name} — {t.label}: {t.source}[/dim]")
+        out.print(f"{t.name} — {t.label}: {t.source}", style="dim", markup=False)
 
 
 @ops_cli.command("counts")
@@ -93,29 +98,38 @@ def ops_counts(
         str,
         typer.Option(
             "--group-by",
+            metavar="DIMENSIONS",
             help="One or two of service, operation, item, division,"
             " client, day, hour (comma-separated).",
         ),
     ],
     since: Annotated[
-        str | None, typer.Option(help="Local date YYYY-MM-DD or ISO datetime (default: 7 days).")
+        str | None,
+        typer.Option(
+            metavar="WHEN", help="Local date YYYY-MM-DD or ISO datetime (default: 7 days ago)."
+        ),
     ] = None,
     until: Annotated[
-        str | None, typer.Option(help="Local date (included) or ISO datetime (excluded).")
+        str | None,
+        typer.Option(metavar="WHEN", help="Local date (included) or ISO datetime (excluded)."),
     ] = None,
     division: Annotated[
-        str | None, typer.Option(help="Division codes (a prefecture includes its counties).")
+        str | None,
+        typer.Option(metavar="CODES", help="Division codes (a prefecture includes its counties)."),
     ] = None,
-    service: Annotated[str | None, typer.Option(help="division/slug or id, comma-separated.")] = (
-        None
-    ),
+    service: Annotated[
+        str | None, typer.Option(metavar="SERVICES", help="division/slug or id, comma-separated.")
+    ] = (None),
     outcome: Annotated[
         str | None,
         typer.Option(
-            help="success, caller_error, upstream_error, gateway_error (comma-separated)."
+            metavar="OUTCOMES",
+            help="success, caller_error, upstream_error, gateway_error (comma-separated).",
         ),
     ] = None,
-    limit: Annotated[int, typer.Option(help="Groups at most (1-10000).")] = 100,
+    limit: Annotated[
+        int | None, typer.Option(metavar="N", help="Groups at most (1-10000, default 1000).")
+    ] = None,
     as_json: Annotated[
         bool, typer.Option("--json", help="Print the JSON of GET /ops/access-counts.")
     ] = False,
@@ -126,27 +140,31 @@ def ops_counts(
 
     settings = settings_or_exit()
 
-    async def work(session: AsyncSession) -> CountsResult:
-        return await access_counts(
-            session,
-            settings,
-            now=system_clock(),
-            group_by=group_by,
-            since=since,
-            until=until,
-            division=division,
-            service=service,
-            outcome=outcome,
-            limit=str(limit),
-        )
+    from app.core.errors import ValidationFailed
 
-    try:
-        result = in_transaction(settings, work)
-    except ValidationFailed as exc:
-        for e in exc.extensions.get("errors", []):
+    async def work(session: AsyncSession) -> CountsResult | ValidationFailed:
+        try:
+            return await access_counts(
+                session,
+                settings,
+                now=system_clock(),
+                group_by=group_by,
+                since=since,
+                until=until,
+                division=division,
+                service=service,
+                outcome=outcome,
+                limit=None if limit is None else str(limit),
+            )
+        except ValidationFailed as exc:  # named by the option, not by the API's query pointer
+            return exc
+
+    result = in_transaction(settings, work)
+    if isinstance(result, ValidationFailed):
+        for e in result.extensions.get("errors", []):
             option = "--" + e["pointer"].removeprefix("/query/").replace("_", "-")
-            err.print(f"[red]error[/red] {option}: {e['detail']}")
-        raise typer.Exit(2) from None
+            error(f"{option}: {e['detail']}")
+        raise typer.Exit(2)
     data = counts_json(result, settings)
     if as_json:
         out.print_json(json.dumps(data, ensure_ascii=False))
@@ -158,23 +176,23 @@ def ops_counts(
         box=box.SIMPLE_HEAD,
         pad_edge=False,
     )
-    table.add_column(" · ".join(data["group_by"]))
+    table.add_column(" · ".join(data["group_by"]), overflow="fold")
     for name in ("calls", "errors", "error rate", "p50 ms", "p95 ms"):
         table.add_column(name, justify="right")
     for group in data["groups"]:
-        table.add_row(*_count_cells(group["label"], group))
+        table.add_row(*_count_cells(Text(str(group["label"])), group))
     totals = data["totals"]
     table.add_section()
     table.add_row(
         *_count_cells("[bold]total[/bold]" + (" (shown)" if data["truncated"] else ""), totals)
     )
-    out.print(table)
+    print_table(out, table)
     if data["truncated"]:
         out.print(f"[yellow]only the first {data['limit']} groups are shown (--limit)[/yellow]")
-    out.print("[dim]latency quantiles: " + data["quantiles"] + "[/dim]")
+    out.print("latency quantiles: " + data["quantiles"], style="dim", markup=False)
 
 
-def _count_cells(label: str, stats: dict[str, Any]) -> list[str]:
+def _count_cells(label: str | Text, stats: dict[str, Any]) -> list[str | Text]:
     return [
         label,
         _number(stats["calls"]),
@@ -194,27 +212,33 @@ def _change(settings: Settings, work: Callable[[AsyncSession], Awaitable[None]],
 
     try:
         in_transaction(settings, work)
-    except OperatorError as exc:
-        err.print(f"[red]error[/red] {exc}")
-        raise typer.Exit(1) from None
-    out.print(done)
+    except OperatorError as exc:  # rolled back
+        fail(str(exc))
+    out.print(done, markup=False, highlight=False)
+
+
+# A new password, asked for twice without echo when not given on the command line.
+NewPassword = Annotated[
+    str,
+    typer.Option(
+        metavar="PASSWORD",
+        prompt=True,
+        hide_input=True,
+        confirmation_prompt=True,
+        help="At least 10 characters (asked for when not given).",
+    ),
+]
 
 
 @operators_cli.command("create")
 def operators_create(
-    username: Annotated[str, typer.Option(help="2-64 characters of A-Z a-z 0-9 . _ -")],
-    password: Annotated[
-        str,
-        typer.Option(
-            prompt=True,
-            hide_input=True,
-            confirmation_prompt=True,
-            help="At least 10 characters (asked for when not given).",
-        ),
+    username: Annotated[
+        str, typer.Option(metavar="NAME", help="2-64 characters of A-Z a-z 0-9 . _ -")
     ],
+    password: NewPassword,
     role: Annotated[
         list[str] | None,
-        typer.Option(help="operator (default) or platform_admin; repeatable."),
+        typer.Option(metavar="ROLE", help="operator (default) or platform_admin; repeatable."),
     ] = None,
 ) -> None:
     """Create an operator account for the dashboard (argon2id password)."""
@@ -240,14 +264,14 @@ def operators_list() -> None:
 
     table = Table("username", "roles", "status")
     for row in in_transaction(settings, work):
-        table.add_row(row.username, ", ".join(row.roles), row.status)
-    out.print(table)
+        table.add_row(Text(row.username), ", ".join(row.roles), row.status)
+    print_table(out, table)
 
 
 @operators_cli.command("set-password")
 def operators_set_password(
-    username: Annotated[str, typer.Option(help="The account.")],
-    password: Annotated[str, typer.Option(prompt=True, hide_input=True, confirmation_prompt=True)],
+    username: Annotated[str, typer.Option(metavar="NAME", help="The account.")],
+    password: NewPassword,
 ) -> None:
     """A new password (ends the account's dashboard sessions)."""
     from app.services.ops.operators import set_password
@@ -272,12 +296,16 @@ def _set_status(username: str, status: str) -> None:
 
 
 @operators_cli.command("disable")
-def operators_disable(username: Annotated[str, typer.Option(help="The account.")]) -> None:
+def operators_disable(
+    username: Annotated[str, typer.Option(metavar="NAME", help="The account.")],
+) -> None:
     """Disable an account (its sessions stop working at their next request)."""
     _set_status(username, "disabled")
 
 
 @operators_cli.command("enable")
-def operators_enable(username: Annotated[str, typer.Option(help="The account.")]) -> None:
+def operators_enable(
+    username: Annotated[str, typer.Option(metavar="NAME", help="The account.")],
+) -> None:
     """Re-enable a disabled account."""
     _set_status(username, "active")

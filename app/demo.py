@@ -9,11 +9,13 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import secrets
 from collections.abc import Callable
 from dataclasses import dataclass
 
 import httpx
 import uvicorn
+from pydantic import SecretStr
 
 from app.core.config import Settings, load_or_create_secret
 from app.core.db import create_engine, create_sessionmaker
@@ -141,10 +143,13 @@ def examples(
     gw = f"{base}/gw/{city}/{SLUG}"
     control = host.control_url
     auth = '-H "Authorization: Bearer $TOKEN"'
+    city_ports = sorted(int(host.url(code).rsplit(":", 1)[1]) for code in host.divisions)
     return "\n".join(
         [
             "",
-            f"xyb demo: the gateway on {base}, {len(host.divisions)} city simulators behind it.",
+            f"xyb demo: the gateway on {base}, {len(host.divisions)} city simulators behind it"
+            f" (ports {city_ports[0]}-{city_ports[-1]}; fault control on {control})"
+            + (f", the enterprise register on {register_url}." if register_url else "."),
             f"admin token: {token}",
             f"app client: {app.client_id}",
             f"app secret: {app.client_secret}",
@@ -170,8 +175,9 @@ def examples(
             f' \'{{"applicant_name": "张三", "id_number": "{resident}", "phone":'
             ' "13812345678", "address": "长沙市岳麓区麓山南路932号", "reason": "居住",'
             ' "residence_since": "2020-01-01"}\'',
-            "# the catalog: Chinese search knows abbreviations (社保 finds 社会保险)",
-            f"curl -s '{base}/catalog/items?q=%E7%A4%BE%E4%BF%9D&limit=3'",
+            "# the catalog: Chinese search knows abbreviations (社保 finds 社会保险);"
+            " -G --data-urlencode percent-encodes the query, as HTTP requires",
+            f"curl -s -G --data-urlencode 'q=社保' -d limit=3 {base}/catalog/items",
             f"curl -s {base}/catalog/items/{city}-GJJ-001",
             "# year-end targets and access counts (the admin token has the operator role)",
             f"curl -s -H 'Authorization: Bearer {token}' {base}/ops/targets",
@@ -180,7 +186,9 @@ def examples(
             *(
                 [
                     "# the enterprise register the gateway consults when a company registers"
-                    " (only the legal representative it names may register it)",
+                    " (only the legal representative it names may register it); it gives the"
+                    " representative's ID number to the gateway alone (a token), others see the"
+                    " public fields",
                     f"curl -s {register_url}/enterprises/{seeded_enterprises(1)[0].uscc}",
                 ]
                 if register_url
@@ -205,8 +213,9 @@ async def run_demo(
     simulator_port: int,
     divisions: tuple[str, ...] = tuple(CITY_DIVISIONS),
     on_ready: Callable[[str], None] = print,
+    on_step: Callable[[str], None] = lambda text: None,
 ) -> None:
-    """Serve until interrupted."""
+    """Serve until interrupted; ``on_step`` hears what it is doing while it starts."""
     from app.main import create_app
 
     local = f"http://{host}:{port}"
@@ -215,22 +224,34 @@ async def run_demo(
     base = settings.resolved_public_url
     # The enterprise register the gateway consults takes the port after the cities' (9015).
     register_port = 0 if simulator_port == 0 else simulator_port + 1 + len(CITY_DIVISIONS)
+    # It gives legal representatives' ID numbers only to its consumer: this gateway, by a token.
+    configured = settings.enterprise_register_token
+    register_token = configured.get_secret_value() if configured else secrets.token_urlsafe(32)
+    on_step(f"starting {len(divisions)} city simulators and the enterprise register")
     async with (
         SimulatorHost(divisions=divisions, base_port=simulator_port) as simulators,
-        RegisterServer(port=register_port) as register,
+        RegisterServer(port=register_port, consumer_token=register_token) as register,
     ):
         if settings.enterprise_register_url is None:
-            settings = settings.model_copy(update={"enterprise_register_url": register.url})
+            settings = settings.model_copy(
+                update={
+                    "enterprise_register_url": register.url,
+                    "enterprise_register_token": SecretStr(register_token),
+                }
+            )
         config = uvicorn.Config(
             create_app(settings), host=host, port=port, loop="asyncio", **uvicorn_options(settings)
         )
         server = uvicorn.Server(config)
         serving = asyncio.create_task(server.serve())
         try:
+            on_step(f"starting the gateway on {local}")
             await _wait_ready(local)
             token = settings.resolved_admin_token
+            on_step(f"onboarding {len(divisions)} cities through the admin API")
             await onboard_cities(local, token, simulators, divisions)
             app = await demo_client(local, token, divisions)
+            on_step(f"the catalog ({DEMO_ITEMS:,} generated items when empty) and the operator")
             operator_password = await prepare_operations(settings)
             on_ready(
                 examples(

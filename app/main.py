@@ -17,11 +17,12 @@ from app.core.errors import install_error_handlers
 from app.core.logging import configure_logging
 from app.core.middleware import BodyLimitMiddleware, RequestContextMiddleware
 from app.core.migrations import schema_state, upgrade
-from app.core.openapi import install_openapi
+from app.core.openapi import Scheme, install_openapi
 from app.core.resources import Resources
 from app.gateway.events import AccessEventSink, FanOut, RecentEvents
 from app.gateway.guard import GatewayGuard
 from app.gateway.loop import LoopGuard
+from app.gateway.openapi_doc import ROLE_SCOPES
 from app.gateway.proxy import GatewayProxy, GatewayShortcut
 from app.gateway.ratelimit import LocalLimiter, RedisLimiter, limiter_redis
 from app.gateway.routetable import (
@@ -41,6 +42,7 @@ from app.routers import (
     admin_clients,
     admin_services,
     catalog,
+    docs,
     gateway_docs,
     health,
     identity,
@@ -49,7 +51,9 @@ from app.routers import (
     problems,
 )
 from app.services.counting import Counter
+from app.services.metrics import InstanceMetrics, app_figures
 from app.services.onboarding import open_upstream_auth
+from app.services.ops.sessions import COOKIE_NAME as OPS_COOKIE
 from app.services.ops.targets import TargetSnapshotTask
 
 log = logging.getLogger("xyb.app")
@@ -127,9 +131,11 @@ async def lifespan(app: FastAPI) -> AsyncIterator[None]:
                 "no enterprise register is configured (XYB_ENTERPRISE_REGISTER_URL):"
                 " registering a legal person answers 503"
             )
+        register_token = settings.enterprise_register_token
         app.state.enterprise_register = EnterpriseRegister(
             register_url,
             routes.transport_factory(register_url, REGISTER_CONNECTIONS) if register_url else None,
+            token=register_token.get_secret_value() if register_token else None,
         )
         counter: Counter | None = app.state.counter
         if counter is not None:
@@ -140,6 +146,8 @@ async def lifespan(app: FastAPI) -> AsyncIterator[None]:
                 res.sessionmaker, settings, interval=settings.target_snapshot_interval
             )
             await snapshots.start()
+        metrics: InstanceMetrics = app.state.metrics
+        await metrics.start()
         try:
             yield
         finally:
@@ -148,6 +156,7 @@ async def lifespan(app: FastAPI) -> AsyncIterator[None]:
             if counter is not None:
                 # Everything buffered is written before the engine goes away.
                 await counter.stop()
+            await metrics.stop()
             await routes.stop()
             await app.state.enterprise_register.aclose()
             await identity.stop()
@@ -189,6 +198,9 @@ def create_app(
         summary="The back end of 湘易办: a government-service integration gateway.",
         version=_version(),
         lifespan=lifespan,
+        license_info={"name": "Apache-2.0", "identifier": "Apache-2.0"},
+        # /docs and /redoc come from app.routers.docs: FastAPI's own load their assets from a CDN.
+        docs_url=None,
         redoc_url=None,
     )
     app.state.settings = settings
@@ -204,12 +216,26 @@ def create_app(
     if sink is not None:
         sinks.append(sink)
     app.state.events = FanOut(*sinks) if len(sinks) > 1 else app.state.recent_events
+    # /metrics: this worker's figures, merged with the other workers' (XYB_METRICS_DIR).
+    app.state.metrics = InstanceMetrics(app_figures(app.state), counting=settings.counting)
     app.state.routes = None
     app.state.identity = None
     app.state.enterprise_register = EnterpriseRegister(None)  # the lifespan opens the real one
     app.state.gateway_openapi = {}
     install_error_handlers(app)
-    install_openapi(app)
+    install_openapi(
+        app,
+        settings.resolved_public_url,
+        scopes=ROLE_SCOPES,
+        extra_schemes={
+            Scheme.OPS_SESSION: {
+                "type": "apiKey",
+                "in": "cookie",
+                "name": OPS_COOKIE,
+                "description": "An operator's dashboard sign-in (the form at /ops/login).",
+            }
+        },
+    )
 
     @app.get("/", response_model=Index, tags=["health"])
     async def index() -> Index:
@@ -224,6 +250,7 @@ def create_app(
         )
 
     app.include_router(health.router)
+    app.include_router(docs.router)
     app.include_router(problems.router)
     app.include_router(identity.router)
     app.include_router(admin_services.router)
@@ -247,7 +274,11 @@ def create_app(
 
     app.state.guard = GatewayGuard(current_identity, LocalLimiter())
     proxy = GatewayProxy(
-        current_table, app.state.events, gateway_id=settings.gateway_id, guard=app.state.guard
+        current_table,
+        app.state.events,
+        gateway_id=settings.gateway_id,
+        guard=app.state.guard,
+        validation_timeout=settings.validation_timeout,
     )
     # Every route, not only /gw: a service pointing at the gateway must not reach its own API.
     # Inside the shortcut: the proxy checks /gw itself, so a looped call is one access event.

@@ -8,11 +8,13 @@ import signal
 import subprocess
 import sys
 import time
+from datetime import date
 from pathlib import Path
 
 import httpx
 import pytest
 
+from app.core.identifiers import make_resident_id
 from app.simulators import city_data
 from tests.gateway.support import DOCUMENTS
 from tests.log_guard import check_output
@@ -138,16 +140,29 @@ def test_demo_onboards_every_city_and_serves(tmp_path: Path) -> None:
         assert answer.headers["x-xyb-upstream"] == "433100/zwfw"
         # The demo names its own address in its documents, whatever Host a request claims.
         discovery = httpx.get(
-            f"http://127.0.0.1:{port}/.well-known/openid-configuration",
+            f"http://127.0.0.1:{port}/.well-known/oauth-authorization-server",
             headers={"Host": "evil.example"},
         ).json()
         assert discovery["jwks_uri"] == f"http://127.0.0.1:{port}/.well-known/jwks.json"
-        # The register the demo serves next to the cities: its legal representative registers
-        # a company through the gateway.
-        company = httpx.get(f"http://127.0.0.1:{sim_port + 15}/_sim/enterprises").json()[0]
+        # The register the demo serves next to the cities gives nobody but the gateway a legal
+        # representative's ID number (anyone could read them, outside check of issue 9).
+        register = f"http://127.0.0.1:{sim_port + 15}"
+        seeded = httpx.get(f"{register}/_sim/enterprises").json()[0]
+        public = httpx.get(f"{register}/enterprises/{seeded['uscc']}")
+        assert public.status_code == 200
+        assert public.json()["legal_representative"] == seeded["legal_representative"]
+        assert "id_number" not in public.json()["legal_representative"]
+        # A tester adds a company they represent (the simulator's control endpoint), and the
+        # representative registers it through the gateway, which reads the number with its token.
+        id_number = make_resident_id("430102", date(1988, 8, 8), 123)
+        company = httpx.post(
+            f"{register}/_sim/enterprises",
+            json={"legal_representative": "赵六", "legal_representative_id_number": id_number},
+        ).json()
+        assert id_number not in json.dumps(company)
         representative = {
-            "name": company["legal_representative"]["name"],
-            "id_number": company["legal_representative"]["id_number"],
+            "name": "赵六",
+            "id_number": id_number,
             "phone": "13912345678",
             "password": "correct horse battery",
         }

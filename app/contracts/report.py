@@ -3,34 +3,49 @@
 from __future__ import annotations
 
 import json
+from collections.abc import Callable
 from dataclasses import asdict
 from pathlib import Path
 from typing import Any
 from xml.etree import ElementTree as ET  # writing XML only; contracts parse with defusedxml
 
 from rich.console import Console
+from rich.markup import escape
 from rich.table import Table
+from rich.text import Text
 
 from app.contracts.replay import InteractionResult, Report
 
 _STYLE = {"pass": "green", "fail": "red", "skip": "yellow"}
 
 
-def render(console: Console, report: Report) -> None:
-    """A table of every interaction, then the details of each failure."""
-    table = Table("result", "contract", "interaction", "operation", "given", title=report.target)
+def render(
+    console: Console,
+    report: Report,
+    print_table: Callable[[Console, Table], None] | None = None,
+) -> None:
+    """A table of every interaction, then the details of each failure.
+
+    Names are never cut short: on a narrow terminal the columns fold. ``print_table`` prints the
+    table (the CLI's widens it when piped, where rich would assume 80 columns).
+    """
+    table = Table(title=report.target)
+    for column in ("result", "contract", "interaction", "operation", "given"):
+        table.add_column(column, overflow="fold")
     for r in report.results:
         table.add_row(
-            f"[{_STYLE[r.outcome]}]{r.outcome}[/]",
-            r.contract_name,
-            r.interaction,
-            r.operation,
-            r.given or "-",
+            Text(r.outcome, style=_STYLE[r.outcome]),
+            Text(r.contract_name),
+            Text(r.interaction),
+            Text(r.operation),
+            Text(r.given or "-"),
         )
-    console.print(table)
+    (print_table or Console.print)(console, table)
     for r in report.results:
         if r.outcome == "skip":
-            console.print(f"[yellow]skip[/] {r.contract_name} {r.interaction}: {r.reason}")
+            console.print(
+                f"[yellow]skip[/] {escape(f'{r.contract_name} {r.interaction}: {r.reason}')}"
+            )
         if r.outcome == "fail":
             _render_failure(console, r)
     console.print(
@@ -40,7 +55,7 @@ def render(console: Console, report: Report) -> None:
 
 
 def _render_failure(console: Console, r: InteractionResult) -> None:
-    console.print(f"\n[red]FAIL[/] {r.contract} :: {r.interaction}", markup=True)
+    console.print(f"\n[red]FAIL[/] {escape(f'{r.contract} :: {r.interaction}')}")
     console.print(f"  operation: {r.operation}", markup=False, highlight=False)
     console.print(f"  provider state: {r.given or '-'}", markup=False, highlight=False)
     console.print(f"  target: {r.target}", markup=False, highlight=False)

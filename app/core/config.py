@@ -38,6 +38,8 @@ PLACEHOLDER_SECRETS = frozenset(
     }
 )
 MIN_SECRET_LENGTH = 32
+# The issuer of a development gateway with neither XYB_ISSUER nor XYB_PUBLIC_URL.
+DEVELOPMENT_ISSUER = "xyb-gateway"
 
 
 class Environment(StrEnum):
@@ -98,12 +100,16 @@ class Settings(BaseSettings):
     upstream_buffer: ByteSize = ByteSize(1024 * 1024)
     upstream_max_response: ByteSize = ByteSize(50 * 1024 * 1024)
     upstream_timeout: float = Field(default=10.0, gt=0, le=300)
+    # Seconds a request's validation may take in a worker thread (waiting for one included).
+    validation_timeout: float = Field(default=10.0, gt=0, le=300)
     upstream_retries: int = Field(default=2, ge=0, le=5)
     breaker_threshold: int = Field(default=5, ge=1, le=1000)
     breaker_cooldown: float = Field(default=30.0, gt=0, le=3600)
     upstream_max_concurrency: int = Field(default=100, ge=1, le=100_000)
     # Identity.
-    issuer: str = Field(default="xyb-gateway", min_length=1, max_length=200)
+    # The `iss` of tokens and assertions and the audience of partners' ID tokens (RFC 8414:
+    # an https URL); unset, the public URL (see resolved_issuer).
+    issuer: str | None = Field(default=None, min_length=1, max_length=200)
     access_token_ttl: int = Field(default=900, ge=60, le=86400)
     refresh_token_ttl: int = Field(default=30 * 86400, ge=3600, le=365 * 86400)
     default_client_rate: float = Field(default=50.0, gt=0, le=100_000)
@@ -112,6 +118,9 @@ class Settings(BaseSettings):
     # The market-supervision enterprise register consulted when a legal person registers
     # (base URL; unset: registering a legal person answers 503 saying to set it).
     enterprise_register_url: str | None = None
+    # The bearer token the register issued to the gateway: it gives the legal representative's ID
+    # number only to its authenticated consumer (unset: no credential is sent).
+    enterprise_register_token: SecretStr | None = None
     # Access counting and the operators' view.
     counting: bool = True
     count_flush_interval: float = Field(default=1.0, gt=0, le=60)
@@ -140,6 +149,17 @@ class Settings(BaseSettings):
             raise ValueError("the enterprise register's base URL has spaces or control characters")
         return value.rstrip("/")
 
+    @field_validator("enterprise_register_token", mode="before")
+    @classmethod
+    def _register_token(cls, value: object) -> object:
+        if value is None or value == "":
+            return None
+        raw = value.get_secret_value() if isinstance(value, SecretStr) else value
+        # It goes into an Authorization header: visible ASCII only (never the value in a message).
+        if not isinstance(raw, str) or not raw.isascii() or not raw.isprintable() or " " in raw:
+            raise ValueError("the enterprise register's token is visible ASCII without spaces")
+        return value
+
     @field_validator("timezone")
     @classmethod
     def _known_timezone(cls, value: str) -> str:
@@ -149,7 +169,7 @@ class Settings(BaseSettings):
             raise ValueError(f"unknown time zone {value!r} (use an IANA name)") from exc
         return value
 
-    @field_validator("database_url", "redis_url", "public_url", mode="before")
+    @field_validator("database_url", "redis_url", "public_url", "issuer", mode="before")
     @classmethod
     def _empty_is_unset(cls, value: object) -> object:
         return None if value == "" else value
@@ -173,6 +193,13 @@ class Settings(BaseSettings):
     @classmethod
     def _public_url(cls, value: str | None) -> str | None:
         return None if value is None else normalise_public_url(value)
+
+    @field_validator("issuer")
+    @classmethod
+    def _issuer(cls, value: str | None) -> str | None:
+        if value is not None and any(ch.isspace() or ord(ch) < 0x20 for ch in value):
+            raise ValueError("must not contain whitespace or control characters")
+        return value
 
     @field_validator("database_url")
     @classmethod
@@ -201,6 +228,12 @@ class Settings(BaseSettings):
                 problems.append(
                     "XYB_PUBLIC_URL is not set (the address callers reach the gateway at, e.g."
                     " https://api.example.gov.cn)"
+                )
+            elif not is_https_issuer(self.resolved_issuer):
+                problems.append(
+                    f"the issuer {self.resolved_issuer!r} is not an https:// URL without query or"
+                    " fragment (RFC 8414): set XYB_ISSUER, or an https XYB_PUBLIC_URL, which it"
+                    " defaults to"
                 )
             if problems:
                 raise InsecureSettingsError(
@@ -253,6 +286,17 @@ class Settings(BaseSettings):
         elif ":" in host:
             host = f"[{host}]"
         return f"http://{host}:{self.port}"
+
+    @property
+    def resolved_issuer(self) -> str:
+        """The gateway's issuer identifier: XYB_ISSUER, else XYB_PUBLIC_URL.
+
+        Development without either keeps the fixed ``xyb-gateway``, not the bind address: two
+        local instances on different ports then accept each other's tokens.
+        """
+        if self.issuer is not None:
+            return self.issuer
+        return self.public_url if self.public_url is not None else DEVELOPMENT_ISSUER
 
     @property
     def trusted_proxy_list(self) -> list[str]:
@@ -318,6 +362,22 @@ def parse_networks(value: str) -> list[IPv4Network | IPv6Network]:
                 f"{text!r} is not an IP address or network (host names and * are not accepted)"
             ) from None
     return networks
+
+
+def is_https_issuer(value: str) -> bool:
+    """An issuer RFC 8414 accepts: an https URL with a host and no query or fragment."""
+    try:
+        parts = urlsplit(value)
+    except ValueError:
+        return False
+    return (
+        parts.scheme == "https"
+        and bool(parts.hostname)
+        and parts.username is None
+        and not parts.query
+        and not parts.fragment
+        and not value.endswith(("?", "#"))
+    )
 
 
 def normalise_public_url(value: str) -> str:

@@ -413,6 +413,44 @@ async def rotate_secret(
     )
 
 
+async def create_grant(
+    session: SessionDep,
+    client_id: str,
+    division: str,
+    slug: str,
+    operations: list[str] | None,
+) -> Grant:
+    """A new grant (404 for an unknown client, 422 for an unknown division, 409 for a second
+    grant of the same service); the API and ``xyb clients grant`` both make grants here."""
+    await lock_for_write(session)
+    await _load(session, client_id)
+    if known_division(division) is None:
+        raise ValidationFailed(
+            "Unknown division.",
+            errors=[{"pointer": "/body/division", "detail": f"{division} is not known"}],
+        )
+    existing = await session.scalar(
+        select(Grant).where(
+            Grant.client_id == client_id, Grant.division == division, Grant.slug == slug
+        )
+    )
+    if existing is not None:
+        raise Conflict(
+            f"The client already holds a grant for {division}/{slug} (id"
+            f" {existing.id}); revoke it to change it.",
+            extensions={"grant_id": existing.id},
+        )
+    grant = Grant(
+        client_id=client_id,
+        division=division,
+        slug=slug,
+        operations=sorted(set(operations)) if operations is not None else None,
+    )
+    session.add(grant)
+    await session.flush()
+    return grant
+
+
 @router.post(
     "/clients/{client_id}/grants",
     status_code=201,
@@ -423,32 +461,7 @@ async def add_grant(
     client_id: ClientId, body: GrantIn, session: SessionDep, request: Request
 ) -> GrantOut:
     """Grant a service, or some of its operations, to a client (applies within 2 s)."""
-    await lock_for_write(session)
-    await _load(session, client_id)
-    if known_division(body.division) is None:
-        raise ValidationFailed(
-            "Unknown division.",
-            errors=[{"pointer": "/body/division", "detail": f"{body.division} is not known"}],
-        )
-    existing = await session.scalar(
-        select(Grant).where(
-            Grant.client_id == client_id, Grant.division == body.division, Grant.slug == body.slug
-        )
-    )
-    if existing is not None:
-        raise Conflict(
-            f"The client already holds a grant for {body.division}/{body.slug} (id"
-            f" {existing.id}); revoke it to change it.",
-            extensions={"grant_id": existing.id},
-        )
-    grant = Grant(
-        client_id=client_id,
-        division=body.division,
-        slug=body.slug,
-        operations=sorted(set(body.operations)) if body.operations is not None else None,
-    )
-    session.add(grant)
-    await session.flush()
+    grant = await create_grant(session, client_id, body.division, body.slug, body.operations)
     await _changed(session, request, client_id)
     return GrantOut(
         id=grant.id, division=grant.division, slug=grant.slug, operations=grant.operations

@@ -22,7 +22,14 @@ from app.schemas.catalog import (
     ItemType,
     ServiceObject,
 )
-from app.services.catalog.search import BadCursor, CursorCodec, SearchQuery, search
+from app.services.catalog.search import (
+    Q_MAX_LENGTH,
+    BadCursor,
+    CursorCodec,
+    SearchQuery,
+    search,
+    text_query,
+)
 from app.services.catalog.store import bound_operations, division_name, get_item, item_out
 
 router = APIRouter(prefix="/catalog", tags=["catalog"])
@@ -68,11 +75,11 @@ async def list_items(
     q: Annotated[
         str | None,
         Query(
-            min_length=1,
-            max_length=100,
+            max_length=Q_MAX_LENGTH,
             pattern=LINE_PATTERN,
-            description="text in the name, department or type (社保, 公积金, 驾驶证 …);"
-            " common abbreviations are expanded by the synonym list",
+            description="text in the name, department or type (社保, 公积金, 驾驶证 …), at most"
+            f" {Q_MAX_LENGTH} characters; common abbreviations are expanded by the synonym list."
+            " Empty or only spaces (`q=`, `q=%20`) is the same as no `q`: no text filter",
         ),
     ] = None,
     division: Annotated[
@@ -100,7 +107,7 @@ async def list_items(
             errors=[{"pointer": "/query/division", "detail": f"unknown division {division}"}],
         )
     query = SearchQuery(
-        q=q,
+        q=text_query(q),
         division=division,
         type=type,
         service_object=service_object,

@@ -41,6 +41,13 @@ COLUMNS: tuple[str, ...] = (
 )
 COLUMN_ORDER = {column: index for index, column in enumerate(COLUMNS)}
 _BOOLEANS = ("online", "one_network", "cross_province")
+JSON_NOT_CSV = (
+    "this is JSON, not CSV: import it as JSON (a .json file, --format json, or Content-Type:"
+    " application/json)"
+)
+CSV_NOT_JSON = (
+    "this is CSV, not JSON: import it as CSV (a .csv file, --format csv, or Content-Type: text/csv)"
+)
 
 
 @dataclass(frozen=True, slots=True)
@@ -99,6 +106,8 @@ def read_json(data: bytes) -> list[RawRow]:
     except UnicodeDecodeError:
         raise MalformedFile([RowError(0, "", "not UTF-8")]) from None
     except json.JSONDecodeError as exc:
+        if data.lstrip(b"\xef\xbb\xbf \t\r\n").startswith(b"code,"):
+            raise MalformedFile([RowError(0, "", CSV_NOT_JSON)]) from None
         reason = f"not valid JSON: {exc.msg} (line {exc.lineno}, column {exc.colno})"
         raise MalformedFile([RowError(0, "", reason)]) from None
     if not isinstance(document, list):
@@ -112,6 +121,9 @@ def read_csv(data: bytes) -> tuple[list[RawRow], list[RowError]]:
         text = data.decode("utf-8-sig")
     except UnicodeDecodeError:
         raise MalformedFile([RowError(0, "", "not UTF-8")]) from None
+    if text.lstrip().startswith(("[", "{")):
+        # One sentence instead of a problem for every column the "header" lacks.
+        raise MalformedFile([RowError(0, "", JSON_NOT_CSV, line=1)])
     reader = csv.reader(io.StringIO(text, newline=""), strict=True)
     try:
         header = next(reader, None)

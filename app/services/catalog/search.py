@@ -25,6 +25,20 @@ from app.models.catalog import Item
 from app.services.catalog.normalise import LIKE_ESCAPE, contains_pattern, fold
 from app.services.catalog.store import FRESH, synonym_pairs
 
+# The longest text query, in characters as sent (a folded query is never longer to search).
+Q_MAX_LENGTH = 100
+
+
+def text_query(q: str | None) -> str | None:
+    """The text to search for: None when ``q`` is absent, empty or only whitespace.
+
+    ``q=``, ``q=%20`` and no ``q`` are one query (every item, the same cursors), not a 422 for
+    one and everything for the other.
+    """
+    if q is None or not fold(q):
+        return None
+    return q.strip()
+
 
 @dataclass(frozen=True, slots=True)
 class SearchQuery:
