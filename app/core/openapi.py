@@ -6,7 +6,7 @@ response, because any route can answer 400, 404, 405, 413 or 500 from the edge.
 
 Credentials: every operation carries its own ``security`` (``[]`` for the public ones), naming
 schemes from :func:`security_schemes`. A route that checks a caller through
-``app.core.security`` declares the tokens it takes with FastAPI's ``Security`` dependencies
+``app.identity.callers`` declares the tokens it takes with FastAPI's ``Security`` dependencies
 (:data:`AccessOrAdminToken`, :data:`AccessTokenOnly`), which check nothing themselves; a route that
 checks its caller in its own code says so with ``openapi_extra=security(...)``. A test calls every
 operation without credentials: ``security: []`` must mean that no 401 comes back.
@@ -152,7 +152,7 @@ def security(*schemes: Scheme, optional: bool = False) -> dict[str, Any]:
 
 
 # FastAPI lists a route's ``Security`` dependencies as its security requirements, each one an
-# alternative. These read the Authorization header and check nothing: app.core.security does.
+# alternative. These read the Authorization header and check nothing: app.identity.callers does.
 _ACCESS = OAuth2(
     flows=OAuthFlows(
         clientCredentials=OAuthFlowClientCredentials(tokenUrl=OAUTH_ENDPOINT),

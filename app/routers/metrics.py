@@ -19,7 +19,7 @@ from prometheus_client.exposition import CONTENT_TYPE_PLAIN_0_0_4
 
 from app.core.config import Settings
 from app.core.openapi import Scheme, problem_responses, security
-from app.core.security import Caller, bearer_token, require
+from app.identity.callers import Caller, bearer_token, require
 from app.identity.roles import Role
 from app.services.metrics import InstanceMetrics
 

@@ -8,13 +8,14 @@ it answers a scrape; the answering worker merges every worker's file with promet
 ``MultiProcessCollector``. Nothing is written on the request path.
 
 - Counters (calls and latency by service and outcome, the counter's drops, duplicates and failed
-  flushes) are sums over every worker of this server start. A worker writes only cumulative
-  values, which never go down, and a worker that exits leaves its file behind, so a counter never
-  goes backwards whichever worker answers. A new server start begins again at 0 (Prometheus
-  reads that as a reset, as for any restart).
+  flushes, the audit log's drops and failed flushes) are sums over every worker of this server
+  start. A worker writes only cumulative values, which never go down, and a worker that exits
+  leaves its file behind, so a counter never goes backwards whichever worker answers. A new
+  server start begins again at 0 (Prometheus reads that as a reset, as for any restart).
 - Gauges are per worker and combined honestly: a service's breaker state is the most open of
-  the workers' breakers (each worker has its own), pending batches are summed, the flush lag is
-  the oldest worker's, and ``xyb_gateway_workers`` says how many live workers the figures cover.
+  the workers' breakers (each worker has its own), pending batches and audit records are summed,
+  the flush lag is the oldest worker's, and ``xyb_gateway_workers`` says how many live workers
+  the figures cover.
   A worker that has exited drops out of every gauge.
 
 Why files rather than the roll-ups in the database: the database holds every instance's calls,
@@ -47,11 +48,11 @@ import tempfile
 import threading
 import time
 import uuid
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from types import FrameType
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Protocol
 
 from prometheus_client.exposition import generate_latest
 from prometheus_client.metrics_core import GaugeMetricFamily, Metric
@@ -62,7 +63,7 @@ from prometheus_client.samples import Sample
 from prometheus_client.utils import floatToGoString
 
 if TYPE_CHECKING:  # ``xyb serve`` imports this module for shared_directory only: keep it light
-    from app.gateway.routetable import RouteTable, RouteTableManager
+    from app.services.audit.log import AuditLog
     from app.services.counting import Counter
 
 log = logging.getLogger("xyb.metrics")
@@ -150,6 +151,24 @@ WORKERS = Family(
     "livesum",
 )
 COUNTER_FAMILIES = (REQUESTS, DURATION, DROPPED, DUPLICATES, FLUSH_FAILURES, PENDING, FLUSH_LAG)
+AUDIT_DROPPED = Family(
+    "xyb_audit_records_dropped",
+    "counter",
+    "Audit records dropped because the audit buffer was full (the database stayed down too long);"
+    " the chain records each loss as an audit.dropped record.",
+)
+AUDIT_FLUSH_FAILURES = Family(
+    "xyb_audit_flush_failures",
+    "counter",
+    "Failed attempts to write a batch of audit records (each retried unchanged).",
+)
+AUDIT_PENDING = Family(
+    "xyb_audit_pending_records",
+    "gauge",
+    "Audit records handed over but not yet written, summed over the workers.",
+    "livesum",
+)
+AUDIT_FAMILIES = (AUDIT_DROPPED, AUDIT_FLUSH_FAILURES, AUDIT_PENDING)
 
 Labels = tuple[tuple[str, str], ...]
 Figure = tuple[Family, str, Labels, float]  # family, sample name, labels, value
@@ -164,7 +183,29 @@ def _bucket_bounds() -> list[str]:
     return [as_text(bound / 1000) for bound in LATENCY_BOUNDS_MS] + ["+Inf"]
 
 
-def worker_figures(counter: Counter | None, table: RouteTable | None) -> Iterator[Figure]:
+class _Breaker(Protocol):
+    @property
+    def state(self) -> str: ...
+
+
+class _Entry(Protocol):
+    @property
+    def key(self) -> str: ...
+    @property
+    def breaker(self) -> _Breaker: ...
+
+
+class BreakerTable(Protocol):
+    """What the figures read of the gateway's route table (app.gateway.routetable.RouteTable),
+    described here so that services need not import the /gw path."""
+
+    @property
+    def services(self) -> Mapping[Any, _Entry]: ...
+
+
+def worker_figures(
+    counter: Counter | None, table: BreakerTable | None, audit: AuditLog | None = None
+) -> Iterator[Figure]:
     """This worker's figures, histogram buckets not cumulated (as the files keep them)."""
     if counter is not None:
         bounds = _bucket_bounds()
@@ -188,6 +229,11 @@ def worker_figures(counter: Counter | None, table: RouteTable | None) -> Iterato
                 (("service", entry.key),),
                 BREAKER_VALUES[entry.breaker.state],
             )
+    if audit is not None:
+        figures = audit.stats()
+        yield AUDIT_DROPPED, AUDIT_DROPPED.name + "_total", (), figures.dropped
+        yield AUDIT_FLUSH_FAILURES, AUDIT_FLUSH_FAILURES.name + "_total", (), figures.flush_failures
+        yield AUDIT_PENDING, AUDIT_PENDING.name, (), figures.buffered + figures.pending_records
     yield WORKERS, WORKERS.name, (), 1
 
 
@@ -344,12 +390,14 @@ def _sample_order(sample: Sample) -> tuple[list[tuple[str, str]], str, float]:
 
 
 def app_figures(state: Any) -> Callable[[], Iterable[Figure]]:
-    """The figures of the app whose ``app.state`` this is (its counter and route table)."""
+    """The figures of the app whose ``app.state`` this is (its counter, route table and audit
+    log)."""
 
     def figures() -> Iterable[Figure]:
-        routes: RouteTableManager | None = getattr(state, "routes", None)
+        routes: Any = getattr(state, "routes", None)
         counter: Counter | None = getattr(state, "counter", None)
-        return worker_figures(counter, routes.table if routes is not None else None)
+        audit: AuditLog | None = getattr(state, "audit", None)
+        return worker_figures(counter, routes.table if routes is not None else None, audit)
 
     return figures
 
@@ -362,10 +410,12 @@ class InstanceMetrics:
         figures: Callable[[], Iterable[Figure]],
         *,
         counting: bool,
+        audit: bool = False,
         directory: str | None = None,
     ) -> None:
         self._figures = figures
         self._counting = counting
+        self._audit = audit
         shared = directory if directory is not None else os.environ.get(METRICS_DIR_ENV)
         self._shared = Path(shared) if shared else None
         self._private: Path | None = None
@@ -429,7 +479,12 @@ class InstanceMetrics:
         """The Prometheus text of every worker's figures, this worker's written just now."""
         files = self._worker_files()
         files.write(self._figures())
-        expected = [*(COUNTER_FAMILIES if self._counting else ()), BREAKER, WORKERS]
+        expected = [
+            *(COUNTER_FAMILIES if self._counting else ()),
+            *(AUDIT_FAMILIES if self._audit else ()),
+            BREAKER,
+            WORKERS,
+        ]
         metrics = merged_metrics(files.directory, expected, time.time())
         return generate_latest(_Merged(metrics))
 

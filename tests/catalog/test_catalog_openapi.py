@@ -18,6 +18,7 @@ from app.core.config import Settings
 from app.core.errors import PROBLEM_MEDIA_TYPE
 from app.main import create_app
 from app.services.catalog.generator import generate
+from app.simulators.city.catalog import simulated_items
 from tests.conftest import ADMIN_TOKEN
 
 AUTH = {"Authorization": f"Bearer {ADMIN_TOKEN}"}
@@ -31,7 +32,9 @@ async def _load(application: FastAPI) -> None:
         ) as client,
     ):
         response = await client.post(
-            "/admin/catalog/import", json=generate(200, seed=3), headers=AUTH
+            "/admin/catalog/import",
+            json=generate(200, seed=3, first=simulated_items()),
+            headers=AUTH,
         )
         assert response.status_code == 200, response.text
 

@@ -7,7 +7,7 @@ import pytest
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.services.catalog import catalog_target_values
-from app.services.catalog.generator import simulated_items
+from app.simulators.city.catalog import simulated_items
 from tests.catalog.support import Json, item, load
 from tests.identity.api_support import onboard_changsha as onboard_service
 

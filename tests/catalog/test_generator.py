@@ -10,23 +10,29 @@ import pytest
 from app.core.divisions import HUNAN, divisions
 from app.schemas.catalog import ITEM_TYPES
 from app.services.catalog.files import RawRow, validate_rows
-from app.services.catalog.generator import DOMAINS, VERBS, generate, patterns, simulated_items
+from app.services.catalog.generator import DOMAINS, VERBS, generate, patterns
 from app.simulators import CITY_DIVISIONS, city_items
+from app.simulators.city.catalog import simulated_items
 
 PREFECTURES = {d.code for d in divisions().values() if d.level == "prefecture"}
 
 
 @pytest.fixture(scope="module")
 def catalog() -> list[dict[str, Any]]:
-    return generate(10_000, seed=42)
+    return generate(10_000, seed=42, first=simulated_items())
 
 
 def test_the_same_seed_gives_the_same_items_and_another_seed_others() -> None:
-    assert generate(500, seed=7) == generate(500, seed=7)
-    other = generate(500, seed=8)
-    assert other != generate(500, seed=7)
+    assert generate(500, seed=7, first=simulated_items()) == generate(
+        500, seed=7, first=simulated_items()
+    )
+    other = generate(500, seed=8, first=simulated_items())
+    assert other != generate(500, seed=7, first=simulated_items())
     # A smaller catalog is the start of a larger one with the same seed.
-    assert generate(300, seed=7) == generate(500, seed=7)[:300]
+    assert (
+        generate(300, seed=7, first=simulated_items())
+        == generate(500, seed=7, first=simulated_items())[:300]
+    )
 
 
 def test_every_generated_item_passes_the_import_checks(catalog: list[dict[str, Any]]) -> None:
@@ -93,7 +99,7 @@ def test_there_are_hundreds_of_name_patterns_across_departments() -> None:
 
 
 def test_larger_catalogs_reach_the_counties() -> None:
-    items = generate(14_000, seed=1)
+    items = generate(14_000, seed=1, first=simulated_items())
     levels = Counter(divisions()[i["division"]].level for i in items)
     assert levels["county"] > 0
     assert len({i["code"] for i in items}) == 14_000

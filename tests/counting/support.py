@@ -16,7 +16,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection, AsyncSession, async_sessionm
 
 from app.core.config import Settings
 from app.core.db import create_engine
-from app.gateway.events import AccessEvent, Outcome, outcome_of
+from app.events import AccessEvent, Outcome, outcome_of
 from app.models.counting import AccessCount
 from app.services.counting.tally import HISTOGRAM_COLUMNS
 from app.simulators import openapi_document

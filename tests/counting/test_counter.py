@@ -11,7 +11,7 @@ from zoneinfo import ZoneInfo
 import pytest
 
 from app.core.config import Settings
-from app.gateway.events import Outcome
+from app.events import Outcome
 from app.models.counting import LATENCY_BOUNDS_MS
 from app.services.counting import Counter, bucket_index, bucket_of
 from app.services.counting.tally import CALLS, FIRST_BUCKET, TOTAL_MS, UPSTREAM_MS

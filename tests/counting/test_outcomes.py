@@ -23,7 +23,7 @@ from prometheus_client.parser import text_string_to_metric_families
 from pydantic import ByteSize
 
 from app.core.config import Settings
-from app.gateway.events import Outcome, RecentEvents, outcome_of
+from app.events import Outcome, RecentEvents, outcome_of
 from app.gateway.request_checks import OFFLOAD_BODY_BYTES, RequestChecker
 from tests.conftest import GrantAccess
 from tests.gateway.asgi import asgi_call

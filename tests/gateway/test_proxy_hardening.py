@@ -12,7 +12,7 @@ import pytest
 import respx
 from fastapi import FastAPI
 
-from app.gateway.events import Outcome, RecentEvents
+from app.events import Outcome, RecentEvents
 from app.gateway.routetable import TransportFactory
 from tests.conftest import GrantAccess
 from tests.gateway.asgi import asgi_call

@@ -4,22 +4,21 @@ Names are built the way real item lists read, "{事项对象}{动作}" with an o
 (住房公积金提取（租赁住房）, 食品经营许可证核发（延续）, 机动车驾驶证换领), from departments' own
 subjects and verbs; each verb brings a plausible type, time limit (working days) and result. About
 half the items are 一网通办, about a tenth 跨省通办 (mostly social insurance, medical insurance,
-housing fund, household registration, driving licences), most are online. The 84 items the city
-simulators serve (``city_items``) are always included, with the names the simulators give them,
-so the demo's operations are bound to catalog items. Deterministic per seed.
+housing fund, household registration, driving licences), most are online. Items that must be
+there (the demo passes the 84 its city simulators serve) come first. Deterministic per seed.
 """
 
 from __future__ import annotations
 
 import random
 import zlib
+from collections.abc import Sequence
 from dataclasses import dataclass
 from functools import cache
 from typing import Any
 
 from app.core.divisions import HUNAN, divisions
 from app.schemas.catalog import ITEM_TYPES
-from app.simulators import city_items
 
 PERSON, LEGAL, BOTH = "person", "legal_person", "both"
 _WHO = {"p": PERSON, "l": LEGAL, "b": BOTH}
@@ -1205,29 +1204,8 @@ DOMAINS: tuple[Domain, ...] = (
     ),
 )
 
-# The city simulators' items: which domain serves them, and their other elements.
-_SIMULATED: dict[str, tuple[str, int, bool, tuple[str, ...], str]] = {
-    "BDC-001": ("BDC", 0, False, ("居民身份证",), "不动产登记信息"),
-    "GJJ-001": ("GJJ", 0, True, ("居民身份证",), "个人账户信息"),
-    "GJJ-002": ("GJJ", 0, True, ("居民身份证",), "缴存明细"),
-    "SB-001": ("RS", 0, True, ("居民身份证",), "缴费记录"),
-    "JZZ-001": ("GA", 15, False, ("居民身份证", "近期免冠照片", "居住证明"), "居住证"),
-    "CSDJ-001": (
-        "GA",
-        1,
-        False,
-        ("出生医学证明", "父母双方居民身份证", "居民户口簿", "结婚证"),
-        "户口登记",
-    ),
-}
-_SIMULATED_DEPARTMENTS = {
-    "BDC": "{city}不动产登记中心",
-    "GJJ": "{city}住房公积金管理中心",
-    "RS": "{city}人力资源和社会保障局",
-    "GA": "{city}公安局",
-}
 _NUMERALS = "零一二三四五六七八九"
-_COMPLETE = "；申请材料齐全、符合法定形式。"
+COMPLETE = "；申请材料齐全、符合法定形式。"
 
 
 def chinese_number(n: int) -> str:
@@ -1287,7 +1265,7 @@ def patterns() -> tuple[Pattern, ...]:
     return tuple(found)
 
 
-def _short_name(code: str) -> str:
+def short_name(code: str) -> str:
     """A prefecture's name as its departments carry it (湘西州)."""
     name = divisions()[code].name
     return "湘西州" if code == "433100" else name
@@ -1297,7 +1275,7 @@ def department_name(domain: Domain, division: str) -> str | None:
     """The department of ``domain`` in ``division`` (None: the province has none)."""
     if division == HUNAN:
         return domain.province
-    return domain.city.format(city=_short_name(division))
+    return domain.city.format(city=short_name(division))
 
 
 def _legal_basis(rng: random.Random, domain: Domain) -> str:
@@ -1320,7 +1298,7 @@ def _materials(rng: random.Random, pattern: Pattern) -> list[str]:
 def _conditions(rng: random.Random, pattern: Pattern) -> str:
     """One of the domain's conditions, and complete materials."""
     condition = rng.choice(pattern.domain.conditions)
-    return f"{condition}{_COMPLETE}"
+    return f"{condition}{COMPLETE}"
 
 
 def _flags(rng: random.Random, pattern: Pattern) -> tuple[bool, bool, bool]:
@@ -1362,39 +1340,6 @@ def _item(rng: random.Random, division: str, pattern: Pattern, department: str) 
     }
 
 
-def simulated_items() -> list[dict[str, Any]]:
-    """The 84 items the city simulators serve, with the names they give them."""
-    from app.simulators import CITY_DIVISIONS
-
-    found: list[dict[str, Any]] = []
-    for division in CITY_DIVISIONS:
-        for item in city_items(division):
-            suffix = item.code.removeprefix(f"{division}-")
-            key, days, cross, materials, result = _SIMULATED[suffix]
-            domain = next(d for d in DOMAINS if d.key == key)
-            department = _SIMULATED_DEPARTMENTS[key].format(city=_short_name(division))
-            law = domain.laws[0]
-            found.append(
-                {
-                    "code": item.code,
-                    "name": item.name,
-                    "type": item.kind,
-                    "service_object": PERSON,
-                    "division": division,
-                    "department": department,
-                    "legal_basis": f"{law}第{chinese_number(2 + len(found) % 40)}条",
-                    "acceptance_conditions": f"{domain.conditions[0]}{_COMPLETE}",
-                    "materials": list(materials),
-                    "time_limit_days": days,
-                    "result": result,
-                    "online": True,
-                    "one_network": True,
-                    "cross_province": cross,
-                }
-            )
-    return found
-
-
 class _Pools:
     """Names not yet used, per division, drawn in a seeded random order."""
 
@@ -1426,11 +1371,14 @@ def _units() -> tuple[list[str], list[str]]:
     return [HUNAN, *prefectures], counties
 
 
-def generate(count: int, seed: int) -> list[dict[str, Any]]:
-    """``count`` items (the simulators' 84 first), deterministic for ``seed``."""
+def generate(
+    count: int, seed: int, *, first: Sequence[dict[str, Any]] = ()
+) -> list[dict[str, Any]]:
+    """``count`` items, deterministic for ``seed``: ``first`` (items that must be there, such as
+    those the demo's city simulators serve), then generated ones with other names."""
     if count < 0:
         raise ValueError("count must be >= 0")
-    simulated = simulated_items()[:count]
+    simulated = list(first[:count])
     taken: dict[str, set[str]] = {}
     for item in simulated:
         taken.setdefault(item["division"], set()).add(item["name"])

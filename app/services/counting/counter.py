@@ -32,7 +32,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from app.core.config import Settings
 from app.core.logging import describe_exception
-from app.gateway.events import AccessEvent
+from app.events import AccessEvent
 from app.services.counting.store import prune_batches, write_batch
 from app.services.counting.tally import (
     CALLS,

@@ -35,7 +35,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from app.core.config import Settings
 from app.core.divisions import HUNAN, divisions
 from app.core.errors import ValidationFailed
-from app.gateway.events import Outcome
+from app.events import Outcome
 from app.models.catalog import Item
 from app.models.counting import AccessCount
 from app.models.service import Operation, Service

@@ -18,7 +18,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from datetime import datetime, timedelta
-from typing import Any
+from typing import Any, Protocol
 from urllib.parse import urlsplit, urlunsplit
 
 from sqlalchemy import func, select
@@ -26,12 +26,47 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.core.config import Settings
 from app.core.divisions import division as known_division
-from app.gateway.events import AccessEvent, Outcome
-from app.gateway.routetable import RouteTable
+from app.events import AccessEvent, Outcome
 from app.models.service import Operation, Service, ServiceStatus
 from app.services.ops.clock import aware
 from app.services.ops.counts import CountsQuery, Stats, run_counts
 from app.services.ops.histogram import exact_quantile
+
+
+# What this view reads of the gateway's live state (app.gateway.routetable's RouteTable and its
+# entries fit): described here so that services need not import the /gw path.
+class LiveBreaker(Protocol):
+    @property
+    def state(self) -> str: ...  # "closed" | "open" | "half_open"
+    @property
+    def failures(self) -> int: ...
+    @property
+    def threshold(self) -> int: ...
+    @property
+    def cooldown(self) -> float: ...
+    @property
+    def last_error(self) -> str | None: ...
+
+
+class LiveLimit(Protocol):
+    @property
+    def in_flight(self) -> int: ...
+    @property
+    def limit(self) -> int: ...
+
+
+class LiveService(Protocol):
+    @property
+    def id(self) -> int: ...
+    @property
+    def breaker(self) -> LiveBreaker: ...
+    @property
+    def limit(self) -> LiveLimit: ...
+
+
+class LiveServices(Protocol):
+    def find(self, division: str, slug: str) -> LiveService | None: ...
+
 
 _FAULTS = frozenset({Outcome.UPSTREAM_ERROR, Outcome.GATEWAY_ERROR})
 _BREAKER_ORDER = {"open": 0, "half_open": 1, "closed": 2, None: 3}
@@ -95,7 +130,7 @@ async def services_overview(
     session: AsyncSession,
     settings: Settings,
     *,
-    table: RouteTable,
+    table: LiveServices,
     recent: Sequence[AccessEvent],
     now: datetime,
 ) -> dict[str, Any]:
@@ -155,7 +190,7 @@ async def services_overview(
         breaker: dict[str, Any] | None = None
         if entry is not None:
             breaker = {
-                "state": entry.breaker.state.value,
+                "state": str(entry.breaker.state),
                 "failures": entry.breaker.failures,
                 "threshold": entry.breaker.threshold,
                 "cooldown_s": entry.breaker.cooldown,

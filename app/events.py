@@ -1,4 +1,4 @@
-"""Access events: one per call through the gateway, handed to a sink without waiting on storage.
+"""Access events: one per call through the gateway, handed to sinks without waiting on storage.
 
 Each call's outcome says whose fault a failure is, so an operator knows whom to call:
 
@@ -57,6 +57,15 @@ class AccessEvent:
     from_upstream: bool
     upstream_ms: float | None
     total_ms: float
+    # For the audit log (issue 11): the caller's pairwise subject for this service, SHA-256 (hex)
+    # of the request as received (see app.services.audit.digests) and of the body sent back.
+    subject: str | None = None
+    request_digest: str | None = None
+    response_digest: str | None = None
+    # A read of a resident's personal data: the resident, and why (the caller's stated purpose,
+    # else the service's data classification). None when the call read nobody's personal data.
+    personal_data_of: int | None = None
+    purpose: str | None = None
 
 
 _BY_FAULT: dict[Fault, Outcome] = {

@@ -1,4 +1,4 @@
-"""Who is calling: bearer tokens verified offline, roles, and the bootstrap admin token."""
+"""Who is calling: bearer tokens verified offline, roles, the bootstrap admin token."""
 
 from __future__ import annotations
 
