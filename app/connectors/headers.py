@@ -27,9 +27,10 @@ HOP_BY_HOP = frozenset(
     }
 )
 # What a caller must never be able to tell an upstream: its own credentials, the gateway's
-# cookies, and identity headers only the gateway may set.
+# cookies, and identity headers only the gateway may set. ``Xyb-*`` (like ``X-XYB-*``) is the
+# gateway's own vocabulary: ``Xyb-Purpose`` is said to the gateway, not the upstream.
 CALLER_PRIVATE = frozenset({"authorization", "cookie", "x-request-id", "forwarded"})
-GATEWAY_PREFIXES = ("x-xyb-", "x-forwarded-", "x-real-ip")
+GATEWAY_PREFIXES = ("x-xyb-", "xyb-", "x-forwarded-", "x-real-ip")
 # What some upstream frameworks and the proxies in front of them read instead of the request's
 # own method, URL, host or scheme (an upstream honouring them would run another operation than
 # the one the grant allowed and the gateway checked: IIS URL Rewrite's X-Original-URL and
@@ -121,7 +122,8 @@ UPSTREAM_PRIVATE = frozenset(
         "expect-ct",
     }
 )
-UPSTREAM_PRIVATE_PREFIXES = ("x-xyb-", "access-control-")
+# ``Xyb-*`` is the gateway's: an upstream cannot answer with its own ``Xyb-Request-Digest``.
+UPSTREAM_PRIVATE_PREFIXES = ("x-xyb-", "xyb-", "access-control-")
 
 
 def forwardable_response_headers(headers: Iterable[tuple[str, str]]) -> list[tuple[str, str]]:

@@ -97,6 +97,9 @@ class RequestContextMiddleware:
                     "The gateway failed while handling this request. Quote the instance to an"
                     " operator.",
                     instance=request_id,
+                    # What the failed app wants every answer to carry (the proxy: the request
+                    # digest).
+                    headers=scope.get("xyb.error_headers"),
                 )
                 await response(scope, receive, send_with_id)
             else:

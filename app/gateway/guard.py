@@ -5,14 +5,15 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable
+from typing import NamedTuple
 
 from starlette.types import Scope
 
 from app.core.errors import Forbidden, TooManyRequests
-from app.core.security import Caller, bearer_token, identity_of
 from app.gateway.ratelimit import RateLimiter, ratelimit_headers
 from app.gateway.routetable import RouteOperation, ServiceEntry
 from app.identity.accounts import ID_CONTEXT
+from app.identity.callers import Caller, bearer_token, identity_of
 from app.identity.state import IdentityManager
 from app.identity.tokens import issue_assertion
 from app.models.service import DataClassification
@@ -29,14 +30,26 @@ ASSERTION_REUSE_S = 30
 ASSERTION_CACHE_SIZE = 50_000
 
 
+class Asserted(NamedTuple):
+    """What the gateway sends an upstream about the caller."""
+
+    headers: list[tuple[str, str]]  # the assertion (and the service's own credentials)
+    subject: str  # the pairwise subject the assertion carries
+    # Whether the assertion carries the resident's verified ID number: the call reads the
+    # personal data of the token's person (never of a legal person it acts for: the assertion
+    # names no one else).
+    with_id_number: bool
+
+
 class GatewayGuard:
     """Authenticate, authorize and rate-limit a /gw call; sign what the upstream is told."""
 
     def __init__(self, identity: Callable[[], IdentityManager], limiter: RateLimiter) -> None:
         self._identity = identity
         self.limiter = limiter
-        # (subject, client, service, with ID number, signing kid) -> (assertion, reuse until)
-        self._assertions: dict[tuple[str, str, str, bool, str], tuple[str, float]] = {}
+        # (subject, client, service, with ID number, signing kid)
+        #   -> (assertion, reuse until, pairwise subject)
+        self._assertions: dict[tuple[str, str, str, bool, str], tuple[str, float, str]] = {}
 
     def authenticate(self, scope: Scope) -> Caller:
         authorization = None
@@ -87,27 +100,33 @@ class GatewayGuard:
             )
         return [(k.lower().encode("latin-1"), v.encode("latin-1")) for k, v in headers]
 
-    def upstream_headers(self, caller: Caller, entry: ServiceEntry) -> list[tuple[str, str]]:
-        """The signed assertion (and the service's own upstream credentials, if any)."""
+    def upstream_headers(self, caller: Caller, entry: ServiceEntry) -> Asserted:
+        """The signed assertion (and the service's own upstream credentials, if any), with what
+        it tells the upstream about the caller (for the access event and the audit log)."""
         manager = self._identity()
         subject = (
             f"p:{caller.person_id}" if caller.person_id is not None else f"c:{caller.client_id}"
         )
-        id_number = None
-        if caller.sealed_id_number is not None and entry.data_classification in ID_NUMBER_ALLOWED:
-            id_number = manager.cipher.decrypt(caller.sealed_id_number, context=ID_CONTEXT)
+        sealed = caller.sealed_id_number if entry.data_classification in ID_NUMBER_ALLOWED else None
+        with_id_number = sealed is not None
         keyring = manager.state.keyring
-        key = (subject, caller.client_id, entry.key, id_number is not None, keyring.signing_key.kid)
+        key = (subject, caller.client_id, entry.key, with_id_number, keyring.signing_key.kid)
         now = time.time()
         cached = self._assertions.get(key)
         if cached is not None and cached[1] > now:
-            assertion = cached[0]
+            assertion, _, pairwise = cached
         else:
+            id_number = None
+            if sealed is not None:
+                id_number = manager.cipher.decrypt(sealed, context=ID_CONTEXT)
+            # Kept with the assertion: the access event needs it on every call, and an HMAC per
+            # call costs more than the look-up.
+            pairwise = manager.cipher.pairwise(subject, entry.key)
             assertion = issue_assertion(
                 keyring,
                 issuer=manager.settings.resolved_issuer,
                 audience=entry.key,
-                subject=manager.cipher.pairwise(subject, entry.key),
+                subject=pairwise,
                 client_id=caller.client_id,
                 id_number=id_number,
                 ttl_seconds=ASSERTION_TTL_S,
@@ -115,8 +134,8 @@ class GatewayGuard:
             )
             if len(self._assertions) >= ASSERTION_CACHE_SIZE:
                 self._assertions.clear()  # rare; simpler than LRU bookkeeping on the hot path
-            self._assertions[key] = (assertion, now + ASSERTION_TTL_S - ASSERTION_REUSE_S)
+            self._assertions[key] = (assertion, now + ASSERTION_TTL_S - ASSERTION_REUSE_S, pairwise)
         headers = [(ASSERTION_HEADER, assertion)]
         if entry.upstream_auth is not None:
             headers.append(entry.upstream_auth)
-        return headers
+        return Asserted(headers, pairwise, with_id_number)

@@ -14,7 +14,9 @@ generated client tries each schema in turn, and the description says which media
 which.
 
 Every operation requires the gateway's access token (``security`` per operation); the token URL
-is the document's server, the gateway.
+is the document's server, the gateway. Every operation takes the optional ``Xyb-Purpose`` header
+(why a call reads a resident's data, for their access log), and every answer carries
+``Xyb-Request-Digest`` (the digest of the request as the gateway received it).
 """
 
 from __future__ import annotations
@@ -24,13 +26,36 @@ from typing import Any
 
 from app.core.errors import PROBLEM_MEDIA_TYPE
 from app.core.openapi import PROBLEM_SCHEMAS, Scheme, access_token_scheme
+from app.gateway.purpose import MAX_PURPOSE_CHARS
 from app.identity.roles import ALL_ROLES
+from app.services.audit.digests import HEADER as DIGEST_HEADER
 from app.services.openapi.merge import drop_unused_components
 
 # An application's token carries the roles it asks for (all of its own by default).
 ROLE_SCOPES = {role: f"the {role} role, when the client holds it" for role in sorted(ALL_ROLES)}
 
 _PROBLEM = "GatewayProblem"
+_DIGEST = "GatewayRequestDigest"
+_PURPOSE = "GatewayPurpose"
+_DIGEST_HEADER = {
+    "description": (
+        "SHA-256 of the request as the gateway received it: the method, a space, the request"
+        " target (path and query as sent), a line feed, then the body"
+        " (RFC 8941 byte sequence: sha-256=:<base64>:). The call's audit record holds the same"
+        " digest."
+    ),
+    "schema": {"type": "string", "pattern": "^sha-256=:[A-Za-z0-9+/]{43}=:$"},
+}
+_PURPOSE_PARAMETER = {
+    "name": "Xyb-Purpose",
+    "in": "header",
+    "required": False,
+    "description": (
+        "Why this call reads a resident's personal data, for the resident's access log (else"
+        " the service's data classification is recorded). Never forwarded upstream."
+    ),
+    "schema": {"type": "string", "minLength": 1, "maxLength": MAX_PURPOSE_CHARS},
+}
 _VALIDATION = "GatewayValidationProblem"
 _METHODS = ("get", "put", "post", "delete", "options", "head", "patch", "trace")
 
@@ -132,6 +157,12 @@ def add_gateway_responses(document: dict[str, Any]) -> dict[str, Any]:
         Scheme.ACCESS: access_token_scheme(servers[0]["url"], ROLE_SCOPES)
     }
     doc.pop("security", None)
+    digest_name = _free(components.setdefault("headers", {}), _DIGEST)
+    components["headers"][digest_name] = _DIGEST_HEADER
+    purpose_name = _free(components.setdefault("parameters", {}), _PURPOSE)
+    components["parameters"][purpose_name] = _PURPOSE_PARAMETER
+    digest = {"$ref": f"#/components/headers/{digest_name}"}
+    purpose = {"$ref": f"#/components/parameters/{purpose_name}"}
     for path_item in doc.get("paths", {}).values():
         if not isinstance(path_item, dict):
             continue
@@ -164,8 +195,37 @@ def add_gateway_responses(document: dict[str, Any]) -> dict[str, Any]:
                 )
                 _with_gateway(response, gateway, description)
                 responses[status] = response
+            _add_purpose(operation, purpose)
+            for status, response in list(responses.items()):
+                if not isinstance(response, dict):
+                    continue
+                if "$ref" in response:  # a shared response: this operation's copy gets the header
+                    response = responses[status] = copy.deepcopy(_resolve(doc, response))
+                response.setdefault("headers", {})[DIGEST_HEADER] = dict(digest)
     drop_unused_components(doc)  # shared responses copied in above may be unused now
     return doc
+
+
+def _free(taken: dict[str, Any], name: str) -> str:
+    """``name``, or ``name`` with a number, whichever the document does not use yet."""
+    found, n = name, 1
+    while found in taken:
+        n += 1
+        found = f"{name}{n}"
+    return found
+
+
+def _add_purpose(operation: dict[str, Any], purpose: dict[str, str]) -> None:
+    """The optional Xyb-Purpose header, unless the operation declares a header of that name."""
+    parameters = operation.setdefault("parameters", [])
+    for parameter in parameters:
+        if (
+            isinstance(parameter, dict)
+            and str(parameter.get("in", "")).lower() == "header"
+            and str(parameter.get("name", "")).lower() == "xyb-purpose"
+        ):
+            return
+    parameters.append(dict(purpose))
 
 
 def _resolve(doc: dict[str, Any], ref_holder: dict[str, Any]) -> dict[str, Any]:

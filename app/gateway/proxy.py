@@ -7,10 +7,21 @@ read the whole body (a partial one is never forwarded) → validate the request 
 operation (compiled validator) → breaker and concurrency cap → connector call (deadline, safe
 retries) → the upstream's answer passed through, marked with ``X-XYB-Upstream`` → one access
 event. A request that looped back through the gateway never gets here (app.gateway.loop).
+
+Every answer, the upstream's and the gateway's own problems, carries ``Xyb-Request-Digest``: the
+SHA-256 of the request as received (app.services.audit.digests: method, raw path and query,
+body), hashed as the body arrives. A call refused before its body is read (401, 403, 404, 405,
+429, a refused target, header or purpose) has its digest over the empty body: the gateway never
+saw the body, so it vouches for none; a body that broke off (400 ``incomplete-body``) counts
+with the bytes that did arrive. The access event keeps that digest, the SHA-256 of the body
+bytes sent back (hashed chunk by chunk as they go; of what was sent, when an answer is cut
+short), the pairwise subject of the upstream assertion and, when the assertion carried the
+resident's ID number, whose personal data the call read and why (app.gateway.purpose).
 """
 
 from __future__ import annotations
 
+import hashlib
 import logging
 import time
 import uuid
@@ -18,7 +29,7 @@ from collections.abc import Callable
 from datetime import UTC, datetime
 from urllib.parse import unquote, urlsplit
 
-from starlette.types import ASGIApp, Receive, Scope, Send
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from app.connectors.base import (
     ConnectorError,
@@ -36,14 +47,17 @@ from app.core.errors import (
     problem_response,
 )
 from app.core.logging import describe_exception
-from app.core.security import Caller
-from app.gateway.events import AccessEvent, AccessEventSink, outcome_of
+from app.events import AccessEvent, AccessEventSink, outcome_of
 from app.gateway.guard import GatewayGuard
 from app.gateway.incoming import check_headers, check_segments, check_target, read_body
 from app.gateway.loop import LOOP_SENTENCE, LoopDetected, looped
 from app.gateway.matcher import Match, MethodMismatch
+from app.gateway.purpose import stated_purpose
 from app.gateway.request_checks import RequestChecker
 from app.gateway.routetable import RouteTable, ServiceEntry
+from app.identity.callers import Caller
+from app.services.audit.digests import HEADER as DIGEST_HEADER_NAME
+from app.services.audit.digests import digest_header
 
 log = logging.getLogger("xyb.gateway")
 
@@ -52,6 +66,9 @@ log = logging.getLogger("xyb.gateway")
 OFFLOADED_VALIDATIONS = 2
 IDEMPOTENT = frozenset({"GET", "HEAD", "OPTIONS", "PUT", "DELETE", "TRACE"})
 UPSTREAM_HEADER = b"x-xyb-upstream"
+DIGEST_HEADER = DIGEST_HEADER_NAME.lower().encode("ascii")
+# Where the last-resort 500 (app.core.middleware) finds headers the answer must still carry.
+ERROR_HEADERS_KEY = "xyb.error_headers"
 _NO_BODY_STATUSES = frozenset({204, 304})
 
 
@@ -63,15 +80,21 @@ class _Call:
     """What is known about one call, for its access event."""
 
     __slots__ = (
+        "answered",
         "client_id",
         "division",
         "fault",
         "from_upstream",
         "item_code",
         "operation_id",
+        "personal_data_of",
+        "purpose",
+        "request_digest",
+        "response_digest",
         "service",
         "service_id",
         "status",
+        "subject",
         "upstream_ms",
     )
 
@@ -85,9 +108,16 @@ class _Call:
         self.status = 0
         self.from_upstream = False
         # Whose fault the call failed by, when the gateway answered with a problem or an
-        # upstream's answer was cut short (app.gateway.events.outcome_of).
+        # upstream's answer was cut short (app.events.outcome_of).
         self.fault: Fault | None = None
         self.upstream_ms: float | None = None
+        # For the audit log (app.events.AccessEvent).
+        self.answered = False  # the proxy sent the answer's status and headers
+        self.subject: str | None = None
+        self.request_digest: str | None = None
+        self.response_digest: str | None = None
+        self.personal_data_of: int | None = None
+        self.purpose: str | None = None
 
 
 class GatewayProxy:
@@ -116,8 +146,36 @@ class GatewayProxy:
         parts = target.decode("latin-1").split("/")
         division = unquote(parts[2]) if len(parts) > 2 else ""
         call = _Call(division)
+        # The request digest (app.services.audit.digests.request_digest), fed as the body arrives
+        # rather than over a joined copy. The target is the raw path and, when there is one, '?'
+        # and the raw query: servers hand over the two apart (a lone '?' is not seen).
+        query: bytes = scope.get("query_string", b"")
+        raw_target = target + b"?" + query if query else target
+        request_hash = hashlib.sha256(scope["method"].encode() + b" " + raw_target + b"\n")
+        response_hash = hashlib.sha256()
+
+        async def receive_hashed() -> Message:
+            message = await receive()
+            if message["type"] == "http.request":
+                request_hash.update(message.get("body", b""))
+            return message
+
+        async def send_hashed(message: Message) -> None:
+            if message["type"] == "http.response.start":
+                # The body is read before any answer starts: the digest is final here.
+                call.request_digest = request_hash.hexdigest()
+                call.answered = True
+                header = (DIGEST_HEADER, digest_header(call.request_digest).encode("ascii"))
+                message["headers"] = [*message.get("headers", ()), header]
+                await send(message)
+                return
+            await send(message)
+            if message["type"] == "http.response.body":
+                # After the send: only bytes that went out count (a cut-short answer's too).
+                response_hash.update(message.get("body", b""))
+
         try:
-            await self._handle(scope, receive, send, target, parts, call)
+            await self._handle(scope, receive_hashed, send_hashed, target, parts, call)
         except _CutShort:
             raise
         except GatewayError as exc:
@@ -131,12 +189,21 @@ class GatewayProxy:
                 headers=exc.headers,
                 extensions=exc.extensions,
             )
-            await response(scope, receive, send)
+            await response(scope, receive_hashed, send_hashed)
         except Exception:
             call.status = 500
             call.fault = "gateway"
+            if not call.answered:
+                # The last-resort 500 is answered outside (app.core.middleware): it carries the
+                # digest too, but its bytes are not seen here (the event has no response digest).
+                call.request_digest = request_hash.hexdigest()
+                scope[ERROR_HEADERS_KEY] = {DIGEST_HEADER_NAME: digest_header(call.request_digest)}
             raise
         finally:
+            if call.answered:
+                call.response_digest = response_hash.hexdigest()
+            elif call.request_digest is None:  # cancelled: nothing was answered
+                call.request_digest = request_hash.hexdigest()
             self._emit(scope, call, started)
 
     async def _handle(
@@ -159,6 +226,7 @@ class GatewayProxy:
         check_target(target, scope.get("query_string", b""))
         check_segments(parts[4:])
         check_headers(raw_headers)
+        purpose = stated_purpose(raw_headers)
         rest = "/" + "/".join(parts[4:])
         scope["xyb.route_template"] = f"/gw/{entry.division}/{entry.slug}"
         found = entry.matcher.match(method, rest)
@@ -195,6 +263,7 @@ class GatewayProxy:
             body,
             call,
             caller=caller,
+            purpose=purpose,
         )
         await self._relay(entry, upstream, send, call, head=method == "HEAD", extra=rate_headers)
 
@@ -231,15 +300,23 @@ class GatewayProxy:
         call: _Call,
         *,
         caller: Caller,
+        purpose: str | None,
     ) -> UpstreamResponse:
         method: str = scope["method"]
-        extra = self._guard.upstream_headers(caller, entry)
+        asserted = self._guard.upstream_headers(caller, entry)
+        call.subject = asserted.subject
         entry.breaker.before_call()
         try:
             entry.limit.acquire()
         except ConnectorError:
             entry.breaker.release_probe()
             raise
+        if asserted.with_id_number:
+            # The ID number leaves the gateway now: a read of the token's resident's personal
+            # data, logged whatever the upstream answers (an open breaker or a full cap above
+            # sent nothing, and read nothing).
+            call.personal_data_of = caller.person_id
+            call.purpose = purpose or f"service classification: {entry.data_classification}"
         started = time.perf_counter()
         try:
             upstream = await entry.connector.send(
@@ -254,7 +331,7 @@ class GatewayProxy:
                     request_id=request_id_of(scope) or "",
                     division=entry.division,
                     client_id=caller.client_id,
-                    extra_headers=extra,
+                    extra_headers=asserted.headers,
                 )
             )
         except ConnectorError as exc:
@@ -357,6 +434,11 @@ class GatewayProxy:
                     from_upstream=call.from_upstream,
                     upstream_ms=call.upstream_ms,
                     total_ms=(time.perf_counter() - started) * 1000,
+                    subject=call.subject,
+                    request_digest=call.request_digest,
+                    response_digest=call.response_digest,
+                    personal_data_of=call.personal_data_of,
+                    purpose=call.purpose,
                 )
             )
         except Exception:

@@ -4,6 +4,8 @@ upstream (issue 9: cut bodies, path confusion, header bytes, a service pointing 
 from __future__ import annotations
 
 import asyncio
+import base64
+import hashlib
 import json
 import os
 import time
@@ -36,6 +38,11 @@ paths:
             schema: {type: object}
       responses: {"200": {description: token}}
 """
+
+
+def digest_header(hashed: bytes) -> str:
+    """``Xyb-Request-Digest`` of ``METHOD SP target LF body`` (README: the request digest)."""
+    return f"sha-256=:{base64.b64encode(hashlib.sha256(hashed).digest()).decode()}:"
 
 
 async def raw_exchange(port: int, request: bytes, *, hang_up: bool) -> bytes:
@@ -157,6 +164,10 @@ async def test_what_crosses_the_proxy_over_real_sockets(
                     },
                 )
                 assert whole.status_code == 200, whole.text
+                # The request digest over what the server handed the app (issue 11).
+                assert whole.headers["xyb-request-digest"] == digest_header(
+                    b"POST " + FILINGS.encode() + b"/filings\n" + b"y" * 35
+                )
                 await wait_for_access_lines(server, f"{FILINGS}/filings", 3)
                 statuses = sorted(
                     line["status"] for line in access_lines(server, f"{FILINGS}/filings")
@@ -205,6 +216,15 @@ async def test_what_crosses_the_proxy_over_real_sockets(
                 assert last.header(b"x-note") == [note]
                 assert last.header(b"x-http-method-override") == []
                 assert not any(r.target.startswith(b"/api/files/..") for r in upstream.requests)
+                # uvicorn hands over the path and query apart: the digest joins them as sent.
+                queried = await client.get(
+                    server.url + f"{FILINGS}/echo?q=%E4%B8%AD&x=1",
+                    headers={"authorization": caller["authorization"]},
+                )
+                assert queried.status_code == 200, queried.text
+                assert queried.headers["xyb-request-digest"] == digest_header(
+                    b"GET " + FILINGS.encode() + b"/echo?q=%E4%B8%AD&x=1\n"
+                )
 
                 # 6. A service whose upstream is the gateway itself: the inner call is refused
                 # (508), so the gateway never reads its catalog or issues a token for it.
