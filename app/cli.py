@@ -19,6 +19,7 @@ from typing import TYPE_CHECKING, Annotated, Any, TypeVar
 
 import typer
 
+from app.cli_audit import audit_cli
 from app.cli_catalog import catalog_cli
 from app.cli_common import (
     err,
@@ -30,6 +31,7 @@ from app.cli_common import (
     out,
     print_table,
     progress,
+    record_cli_change,
     settings_or_exit,
     working,
 )
@@ -103,6 +105,7 @@ cli.add_typer(keys_cli, name="keys")
 cli.add_typer(catalog_cli, name="catalog")
 cli.add_typer(ops_cli, name="ops")
 cli.add_typer(operators_cli, name="operators")
+cli.add_typer(audit_cli, name="audit")
 
 T = TypeVar("T")
 DEFAULT_GATEWAY_HELP = "The gateway's base URL (default: XYB_PUBLIC_URL, else XYB_HOST:XYB_PORT)."
@@ -485,6 +488,18 @@ def clients_create(
         return row.id, secret
 
     client_id, secret = in_transaction(settings, work)
+    record_cli_change(
+        settings,
+        action="client.create",
+        object=f"client:{client_id}",
+        summary={
+            "name": name,
+            "kind": kind,
+            "roles": sorted(set(role or [])),
+            "division": division,
+        },
+        division=division,
+    )
     out.print(
         f"client_id: {client_id}\nclient_secret: {secret}\n(the secret is shown once)",
         markup=False,
@@ -544,6 +559,17 @@ def clients_grant(
         return int(grant.id), service.status
 
     grant_id, status = in_transaction(settings, work)
+    record_cli_change(
+        settings,
+        action="grant.give",
+        object=f"client:{client_id}",
+        summary={
+            "grant_id": grant_id,
+            "service": f"{division}/{slug}",
+            "operations": sorted(set(operation)) if operation else None,
+        },
+        division=division,
+    )
     what = ", ".join(sorted(set(operation))) if operation else "every operation"
     out.print(
         f"grant {grant_id}: {client_id} may call {division}/{slug} ({what})",
@@ -572,6 +598,9 @@ def keys_rotate() -> None:
         return kid
 
     kid = in_transaction(settings, work)
+    record_cli_change(
+        settings, action="keys.rotate", object=f"signing-key:{kid}", summary={"kid": kid}
+    )
     out.print(f"new signing key {kid}; instances switch to it within seconds", markup=False)
 
 

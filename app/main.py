@@ -19,7 +19,7 @@ from app.core.middleware import BodyLimitMiddleware, RequestContextMiddleware
 from app.core.migrations import schema_state, upgrade
 from app.core.openapi import Scheme, install_openapi
 from app.core.resources import Resources
-from app.gateway.events import AccessEventSink, FanOut, RecentEvents
+from app.events import AccessEventSink, FanOut, RecentEvents
 from app.gateway.guard import GatewayGuard
 from app.gateway.loop import LoopGuard
 from app.gateway.openapi_doc import ROLE_SCOPES
@@ -50,6 +50,7 @@ from app.routers import (
     ops,
     problems,
 )
+from app.services.audit.log import AuditLog
 from app.services.counting import Counter
 from app.services.metrics import InstanceMetrics, app_figures
 from app.services.onboarding import open_upstream_auth
@@ -140,6 +141,11 @@ async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         counter: Counter | None = app.state.counter
         if counter is not None:
             await counter.start(res.sessionmaker)
+        audit: AuditLog | None = app.state.audit
+        if audit is not None:
+            # Checkpoints are signed with the current key of the identity state: after a
+            # rotation reaches this process, the next checkpoint uses the new key.
+            await audit.start(res.sessionmaker, signer=lambda: identity.state.keyring.signing_key)
         snapshots = None
         if settings.target_snapshot_interval > 0:
             snapshots = TargetSnapshotTask(
@@ -156,6 +162,10 @@ async def lifespan(app: FastAPI) -> AsyncIterator[None]:
             if counter is not None:
                 # Everything buffered is written before the engine goes away.
                 await counter.stop()
+            if audit is not None:
+                # Everything buffered is written, with a final checkpoint, while the identity
+                # state (the signing key) and the engine are still there.
+                await audit.stop()
             await metrics.stop()
             await routes.stop()
             await app.state.enterprise_register.aclose()
@@ -213,11 +223,17 @@ def create_app(
     sinks: list[AccessEventSink] = [app.state.recent_events]
     if app.state.counter is not None:
         sinks.append(app.state.counter)
+    # The audit log (XYB_AUDIT): one record per call, chained and signed (app.services.audit).
+    app.state.audit = AuditLog.from_settings(settings) if settings.audit else None
+    if app.state.audit is not None:
+        sinks.append(app.state.audit)
     if sink is not None:
         sinks.append(sink)
     app.state.events = FanOut(*sinks) if len(sinks) > 1 else app.state.recent_events
     # /metrics: this worker's figures, merged with the other workers' (XYB_METRICS_DIR).
-    app.state.metrics = InstanceMetrics(app_figures(app.state), counting=settings.counting)
+    app.state.metrics = InstanceMetrics(
+        app_figures(app.state), counting=settings.counting, audit=settings.audit
+    )
     app.state.routes = None
     app.state.identity = None
     app.state.enterprise_register = EnterpriseRegister(None)  # the lifespan opens the real one

@@ -190,6 +190,11 @@ async def app(
         if counter is not None:
             await counter.stop()
             counter.sessionmaker = shared
+        # The audit log likewise: tests flush it (``await app.state.audit.flush()``).
+        audit = application.state.audit
+        if audit is not None:
+            audit.sessionmaker = shared
+            await audit.stop()
         await application.state.identity.reload()
         yield application
 

@@ -54,6 +54,7 @@ print("HEAVY:" + ",".join(name for name in {heavy!r} if name in sys.modules))
         ["catalog", "import", "--help"],
         ["ops", "counts", "--help"],
         ["contracts", "verify", "--help"],
+        ["audit", "verify", "--help"],
     ],
     ids=" ".join,
 )

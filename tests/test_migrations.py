@@ -15,13 +15,22 @@ from sqlalchemy import Connection
 import app.models  # noqa: F401
 from app.core.config import Settings
 from app.core.db import Base, create_engine
-from app.core.migrations import downgrade, head_revision, migrations_dir, schema_state, upgrade
+from app.core.migrations import (
+    downgrade,
+    head_revision,
+    include_name,
+    migrations_dir,
+    schema_state,
+    upgrade,
+)
 from app.main import SchemaNotAtHead, create_app
 from tests.conftest import DATA_KEY
 
 
 def _diff(connection: Connection) -> list[object]:
-    context = MigrationContext.configure(connection, opts={"compare_type": True})
+    context = MigrationContext.configure(
+        connection, opts={"compare_type": True, "include_name": include_name}
+    )
     return list(compare_metadata(context, Base.metadata))
 
 

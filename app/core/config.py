@@ -133,6 +133,15 @@ class Settings(BaseSettings):
     # Seconds between the daily target snapshots' refreshes (0: only when the targets are read).
     target_snapshot_interval: float = Field(default=900.0, ge=0, le=86400)
     metrics_token: SecretStr | None = None
+    # The audit log (issue 11): hash-chained records of calls and admin actions, written in
+    # batches off the request path, the chain head signed every N records or M seconds.
+    audit: bool = True
+    audit_flush_interval: float = Field(default=1.0, gt=0, le=60)
+    audit_batch_max: int = Field(default=2000, ge=1, le=100_000)
+    audit_max_pending: int = Field(default=100_000, ge=1, le=10_000_000)
+    audit_checkpoint_records: int = Field(default=1000, ge=1, le=1_000_000)
+    audit_checkpoint_seconds: float = Field(default=60.0, gt=0, le=86400)
+    audit_retention_days: int = Field(default=180, ge=1, le=36500)
     operator_session_ttl: int = Field(default=8 * 3600, ge=300, le=7 * 86400)
     # Names this deployment in the Via header it adds upstream; a request that already carries it
     # has looped back through the gateway (a service whose upstream is the gateway itself).

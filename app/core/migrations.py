@@ -26,6 +26,24 @@ from app.core.db import sqlite_path
 ADVISORY_LOCK_KEY = 0x7879622D6D696772 - (1 << 63)
 
 
+# Tables the schema makes at run time rather than in a migration: the daily partitions of a table
+# partitioned on PostgreSQL (``<table>_<yyyymmdd>`` and ``<table>_default``). Autogenerate would
+# read them as tables the models lack.
+PARTITIONED_TABLES = ("audit_records",)
+
+
+def is_partition(name: str | None) -> bool:
+    """Whether ``name`` is a partition of one of the ``PARTITIONED_TABLES``."""
+    return name is not None and any(name.startswith(t + "_") for t in PARTITIONED_TABLES)
+
+
+def include_name(name: str | None, type_: str, parent_names: object) -> bool:
+    """Alembic's ``include_name`` hook: everything but the partitions and their indexes."""
+    if type_ == "table":
+        return not is_partition(name)
+    return True
+
+
 def migrations_dir() -> Path:
     """The alembic script directory: inside the installed package, or at the repository root."""
     package = Path(__file__).resolve().parent.parent

@@ -1,5 +1,6 @@
 """SQLAlchemy models. Importing this package registers every table on ``Base.metadata``."""
 
+from app.models.audit import AuditCheckpoint, AuditKey, AuditRecord, PersonalDataRead
 from app.models.catalog import Item, Synonym, TargetSnapshot
 from app.models.counting import LATENCY_BOUNDS_MS, AccessCount, CounterBatch, Operator
 from app.models.identity import (
@@ -28,6 +29,9 @@ __all__ = [
     "AccessCount",
     "AccountCount",
     "Agent",
+    "AuditCheckpoint",
+    "AuditKey",
+    "AuditRecord",
     "Client",
     "CounterBatch",
     "DataClassification",
@@ -39,6 +43,7 @@ __all__ = [
     "Operation",
     "Operator",
     "Person",
+    "PersonalDataRead",
     "RefreshToken",
     "Service",
     "ServiceContract",

@@ -14,7 +14,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.core.config import Settings
 from app.core.db import create_engine
-from app.gateway.events import FanOut
+from app.events import FanOut
 from app.main import create_app
 from app.services.counting import Counter
 from tests.conftest import ADMIN_TOKEN
@@ -82,7 +82,7 @@ async def test_a_second_lifespan_on_the_same_app_counts_on(
 
 
 async def test_counting_can_be_switched_off(tmp_path: Path, fresh_database_url: str) -> None:
-    app, settings = _app(tmp_path, fresh_database_url, counting=False)
+    app, settings = _app(tmp_path, fresh_database_url, counting=False, audit=False)
     assert app.state.counter is None
     assert not isinstance(app.state.events, FanOut)  # only the recent-events ring
     async with app.router.lifespan_context(app):
