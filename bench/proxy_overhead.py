@@ -46,6 +46,7 @@ import sys
 import tempfile
 import time
 import uuid
+from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
@@ -55,7 +56,7 @@ import httpx
 from app.core.config import Settings
 from app.core.db import create_engine, create_sessionmaker
 from app.core.migrations import upgrade
-from app.gateway.events import AccessEvent, AccessEventSink, FanOut, Outcome, RecentEvents
+from app.events import AccessEvent, AccessEventSink, FanOut, Outcome, RecentEvents
 from app.services.counting import Counter
 from app.simulators import city_data, openapi_document
 
@@ -138,9 +139,16 @@ def _ms(text: str) -> float:
 
 
 def _wrk(
-    url: str, duration: int, connections: int, headers: tuple[str, ...] = ()
+    url: str,
+    duration: int,
+    connections: int,
+    headers: tuple[str, ...] = (),
+    script: str | None = None,
 ) -> tuple[float, dict[str, float], int, int]:
+    """One wrk run (``script``: a Lua file deciding the requests, e.g. a mix of methods)."""
     extra = [arg for header in headers for arg in ("-H", header)]
+    if script is not None:
+        extra += ["-s", script]
     out = subprocess.run(
         ["wrk", "-t1", f"-c{connections}", f"-d{duration}s", "--latency", *extra, url],
         capture_output=True,
@@ -166,11 +174,12 @@ def _measure(
     connections: int,
     pid: int | None,
     headers: tuple[str, ...] = (),
+    script: str | None = None,
 ) -> Run:
     # Warm-up: pools, caches, validators, token cache.
-    _, _, warm_total, warm_bad = _wrk(url, 2, connections, headers)
+    _, _, warm_total, warm_bad = _wrk(url, 2, connections, headers, script)
     before = _cpu_seconds(pid) if pid else 0.0
-    rps, latency, total, bad = _wrk(url, duration, connections, headers)
+    rps, latency, total, bad = _wrk(url, duration, connections, headers, script)
     cpu = (_cpu_seconds(pid) - before) * 1000 / total if pid else None
     return Run(
         label,
@@ -185,9 +194,14 @@ def _measure(
 
 
 def _start_gateway(
-    client: str, counting: str, up_port: int, data_dir: str
+    client: str,
+    counting: str,
+    up_port: int,
+    data_dir: str,
+    extra_env: Mapping[str, str] | None = None,
 ) -> tuple[subprocess.Popen[bytes], str, str]:
-    """`xyb serve` on a fresh data dir, the simulator onboarded; (process, base URL, bearer)."""
+    """`xyb serve` on a fresh data dir, the simulator onboarded; (process, base URL, bearer).
+    ``extra_env`` adds settings (``XYB_AUDIT`` for bench/audit_overhead.py)."""
     port = _free_port()
     env = {
         **os.environ,
@@ -196,6 +210,7 @@ def _start_gateway(
         "XYB_UPSTREAM_CLIENT": client,
         "XYB_LOG_LEVEL": "info",  # access log on, as in production
         "XYB_COUNTING": "true" if counting == "on" else "false",
+        **(extra_env or {}),
     }
     env.pop("XYB_DATABASE_URL", None)  # the data dir's SQLite file, read after the run
     with open(Path(data_dir) / "gateway.log", "wb") as log:  # the child keeps its own handle
@@ -279,8 +294,9 @@ def _stored(data_dir: str) -> tuple[int, int, dict[str, int]]:
     return int(calls), int(rows), {str(k): int(v) for k, v in by_outcome.items()}
 
 
-def _logged(data_dir: str) -> tuple[int, str]:
-    """(/gw lines of the access log, the counter's lines at shutdown) from the gateway's stderr."""
+def _logged(data_dir: str, logger: str = "xyb.counting") -> tuple[int, str]:
+    """(/gw lines of the access log, ``logger``'s lines, e.g. the counter's at shutdown) from the
+    gateway's stderr."""
     calls = 0
     shutdown: list[str] = []
     for line in (Path(data_dir) / "gateway.log").read_text("utf-8", "replace").splitlines():
@@ -292,7 +308,7 @@ def _logged(data_dir: str) -> tuple[int, str]:
             continue
         if record.get("logger") == "xyb.access":
             calls += str(record.get("route") or "").startswith("/gw/")
-        elif record.get("logger") == "xyb.counting":
+        elif record.get("logger") == logger:
             shutdown.append(str(record.get("msg")))
     return calls, "; ".join(shutdown) or "(nothing logged)"
 
