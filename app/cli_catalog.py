@@ -24,6 +24,7 @@ from app.cli_common import (
     out,
     print_table,
     progress,
+    record_cli_change,
     settings_or_exit,
     working,
 )
@@ -127,6 +128,18 @@ def import_command(
         render_problems(out, exc.errors)
         fail(f"{file.name}: {len(exc.errors)} problem(s); nothing saved")
     counts = in_transaction(settings, _save_with_progress(items, f"importing {file.name}"))
+    record_cli_change(
+        settings,
+        action="catalog.import",
+        object="catalog",
+        summary={
+            "format": fmt,
+            "file": file.name,
+            "created": counts.created,
+            "updated": counts.updated,
+            "total": counts.total,
+        },
+    )
     _report(counts, time.perf_counter() - started)
 
 
@@ -184,6 +197,10 @@ def generate_command(
     from app.services.catalog.files import RawRow, validate_rows, write_items
     from app.services.catalog.generator import generate as generate_items
 
+    # The catalog `xyb demo` serves: its city simulators' items first, so a generated catalog
+    # loaded beside the demo binds their operations (the product itself knows no simulator).
+    from app.simulators.city.catalog import simulated_items
+
     if load and output is not None:
         fail("--output and --load exclude each other", 2)
     fmt = _format_of(output, format)
@@ -191,7 +208,7 @@ def generate_command(
     started = time.perf_counter()
     try:
         with working(f"generating {items:,} items"):
-            generated = generate_items(items, seed)
+            generated = generate_items(items, seed, first=simulated_items())
     except ValueError as exc:
         fail(str(exc), 2)
     made = time.perf_counter() - started

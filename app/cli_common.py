@@ -217,14 +217,74 @@ def in_transaction(settings: Settings, work: Callable[[AsyncSession], Awaitable[
 
     Refuses (one sentence, exit 2) where there is no migrated database; see the module docstring.
     """
-    from app.core.db import create_sessionmaker
+    from app.core.db import SQLITE_BEGIN, create_sessionmaker
 
     async def run() -> T:
         engine = await open_database(settings)
         try:
             async with create_sessionmaker(engine)() as session, session.begin():
+                # A command reads, then writes, beside a gateway that writes every second (its
+                # counts and audit log): on SQLite take the write lock first, or the upgrade of
+                # the read fails at once (see app.core.db.SQLITE_BEGIN).
+                await session.connection(execution_options={SQLITE_BEGIN: "immediate"})
                 return await work(session)
         finally:
             await engine.dispose()
 
     return run_database(settings, run)
+
+
+def cli_actor() -> str:
+    """Who ran the command, as an audit record's actor (the OS account, or just "cli")."""
+    import getpass
+
+    try:
+        return f"cli:{getpass.getuser()}"[:100]
+    except (KeyError, OSError):  # no account name in this container
+        return "cli"
+
+
+def record_cli_change(
+    settings: Settings,
+    *,
+    action: str,
+    object: str,
+    summary: dict[str, Any] | None = None,
+    division: str | None = None,
+) -> None:
+    """Record a change a command made (after it committed) in the audit log, as a chain of its
+    own (``app.services.audit.actions.record_standalone``). The change is made already: a
+    record that cannot be written is a warning, not a failed command. Nothing with XYB_AUDIT
+    off."""
+    import asyncio
+
+    if not settings.audit:
+        return
+    from app.core.db import create_engine, create_sessionmaker
+    from app.services.audit.actions import record_standalone
+
+    async def run() -> bool:
+        engine = create_engine(settings)
+        try:
+            return await record_standalone(
+                settings,
+                create_sessionmaker(engine),
+                actor=cli_actor(),
+                action=action,
+                object=object,
+                summary=summary,
+                division=division,
+            )
+        finally:
+            await engine.dispose()
+
+    try:
+        written = asyncio.run(run())
+    except Exception as exc:  # the change is committed: say so, and why the record is missing
+        err.print(
+            f"warning: the audit record of {action} could not be written ({type(exc).__name__})",
+            markup=False,
+        )
+        return
+    if not written:
+        err.print(f"warning: the audit record of {action} could not be written", markup=False)

@@ -16,7 +16,15 @@ from rich import box
 from rich.table import Table
 from rich.text import Text
 
-from app.cli_common import error, fail, in_transaction, out, print_table, settings_or_exit
+from app.cli_common import (
+    error,
+    fail,
+    in_transaction,
+    out,
+    print_table,
+    record_cli_change,
+    settings_or_exit,
+)
 
 if TYPE_CHECKING:
     from sqlalchemy.ext.asyncio import AsyncSession
@@ -206,14 +214,24 @@ def _count_cells(label: str | Text, stats: dict[str, Any]) -> list[str | Text]:
 # -- xyb operators ----------------------------------------------------------------------------
 
 
-def _change(settings: Settings, work: Callable[[AsyncSession], Awaitable[None]], done: str) -> None:
-    """Run an account change in one transaction; a refusal is printed and exits 1."""
+def _change(
+    settings: Settings,
+    work: Callable[[AsyncSession], Awaitable[None]],
+    done: str,
+    *,
+    action: str,
+    username: str,
+    summary: dict[str, Any] | None = None,
+) -> None:
+    """Run an account change in one transaction (a refusal is printed and exits 1), then record
+    it in the audit log (never the password)."""
     from app.services.ops.operators import OperatorError
 
     try:
         in_transaction(settings, work)
     except OperatorError as exc:  # rolled back
         fail(str(exc))
+    record_cli_change(settings, action=action, object=f"operator:{username}", summary=summary)
     out.print(done, markup=False, highlight=False)
 
 
@@ -249,7 +267,14 @@ def operators_create(
     async def work(session: AsyncSession) -> None:
         await create_operator(session, username, password, role or ["operator"])
 
-    _change(settings, work, f"operator {username} created; sign in at /ops/login")
+    _change(
+        settings,
+        work,
+        f"operator {username} created; sign in at /ops/login",
+        action="operator.create",
+        username=username,
+        summary={"roles": role or ["operator"]},
+    )
 
 
 @operators_cli.command("list")
@@ -281,7 +306,13 @@ def operators_set_password(
     async def work(session: AsyncSession) -> None:
         await set_password(session, username, password)
 
-    _change(settings, work, f"password of {username} changed")
+    _change(
+        settings,
+        work,
+        f"password of {username} changed",
+        action="operator.set-password",
+        username=username,
+    )
 
 
 def _set_status(username: str, status: str) -> None:
@@ -292,7 +323,13 @@ def _set_status(username: str, status: str) -> None:
     async def work(session: AsyncSession) -> None:
         await set_status(session, username, status)
 
-    _change(settings, work, f"operator {username} is {status}")
+    _change(
+        settings,
+        work,
+        f"operator {username} is {status}",
+        action="operator.disable" if status == "disabled" else "operator.enable",
+        username=username,
+    )
 
 
 @operators_cli.command("disable")

@@ -18,7 +18,7 @@ import uvicorn
 from pydantic import SecretStr
 
 from app.core.config import Settings, load_or_create_secret
-from app.core.db import create_engine, create_sessionmaker
+from app.core.db import SQLITE_BEGIN, create_engine, create_sessionmaker
 from app.core.divisions import division as known_division
 from app.core.http_server import uvicorn_options
 from app.simulators import CITY_DIVISIONS, SimulatorHost, city_data, openapi_document
@@ -107,13 +107,17 @@ async def prepare_operations(settings: Settings) -> str:
     from app.services.catalog.generator import generate
     from app.services.catalog.store import save_items
     from app.services.ops.operators import create_operator
+    from app.simulators.city.catalog import simulated_items
 
     password = load_or_create_secret(settings.data_dir, "demo_operator_password")
     engine = create_engine(settings)
     try:
         async with create_sessionmaker(engine)() as session, session.begin():
+            # The gateway beside it writes (its audit log, its counts) while this reads then
+            # writes: on SQLite take the write lock first (see app.core.db.SQLITE_BEGIN).
+            await session.connection(execution_options={SQLITE_BEGIN: "immediate"})
             if not await session.scalar(select(func.count()).select_from(Item)):
-                generated = generate(DEMO_ITEMS, seed=1)
+                generated = generate(DEMO_ITEMS, seed=1, first=simulated_items())
                 rows = [RawRow(n + 1, None, values) for n, values in enumerate(generated)]
                 await save_items(session, validate_rows(rows))
                 log.info("demo: loaded a generated catalog of %d items", len(generated))

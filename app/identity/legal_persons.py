@@ -315,15 +315,16 @@ class AgentView:
     name: str
     id_number_masked: str
     since: datetime
+    person_id: int = 0  # not shown: the audit log records whose data the list showed
 
 
 async def agents_of(session: AsyncSession, *, legal_person_id: int, by: Person) -> list[AgentView]:
     """The agents of a legal person (each of whom accepted or registered it), for its agents."""
     await _legal_person_of_agent(session, legal_person_id=legal_person_id, person=by)
     rows = await session.execute(
-        select(Person.name, Person.id_number_masked, Agent.created_at)
+        select(Person.name, Person.id_number_masked, Agent.created_at, Person.id)
         .join(Agent, Agent.person_id == Person.id)
         .where(Agent.legal_person_id == legal_person_id)
         .order_by(Agent.id)
     )
-    return [AgentView(name, masked, since) for name, masked, since in rows]
+    return [AgentView(name, masked, since, pid) for name, masked, since, pid in rows]

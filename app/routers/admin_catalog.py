@@ -16,9 +16,10 @@ from app.core.deps import SessionDep
 from app.core.divisions import divisions
 from app.core.errors import Forbidden, MalformedBody, NotFound, ValidationFailed
 from app.core.openapi import problem_responses
-from app.core.security import AdminDep, Caller, ServiceAdminDep
 from app.gateway.request_checks import UnsupportedMediaType
+from app.identity.callers import AdminDep, Caller, ServiceAdminDep
 from app.identity.roles import Role
+from app.routers.audited import audit_change
 from app.schemas.catalog import (
     CODE_PATTERN,
     LINE_PATTERN,
@@ -132,11 +133,24 @@ def _rejected(errors: list[RowError]) -> ValidationFailed:
     responses=problem_responses(409, 413, 422),
 )
 async def create_catalog_item(
-    body: ItemIn, caller: ServiceAdminDep, session: SessionDep, response: Response
+    body: ItemIn,
+    caller: ServiceAdminDep,
+    session: SessionDep,
+    response: Response,
+    request: Request,
 ) -> ItemOut:
     """Create an item (409 if its code exists: PUT replaces)."""
     ensure_may_manage(caller, body.division)
     item = await create_item(session, body)
+    audit_change(
+        request,
+        session,
+        caller,
+        "catalog.create",
+        f"item:{item.code}",
+        {"code": item.code, "division": item.division},
+        item.division,
+    )
     response.headers["Location"] = f"/catalog/items/{item.code}"
     return item_out(item)
 
@@ -155,13 +169,24 @@ async def put_catalog_item(
     caller: ServiceAdminDep,
     session: SessionDep,
     response: Response,
+    request: Request,
 ) -> ItemOut:
     """Create the item ``code`` (201) or replace all its elements (200)."""
     ensure_may_manage(caller, body.division)
     existing = await get_item(session, code)
     if existing is not None:
         ensure_may_manage(caller, existing.division)
+    before = existing.division if existing is not None else None
     item, created = await put_item(session, code, body, existing)
+    audit_change(
+        request,
+        session,
+        caller,
+        "catalog.create" if created else "catalog.replace",
+        f"item:{item.code}",
+        {"code": item.code, "division": item.division, "division_before": before},
+        item.division,
+    )
     if created:
         response.status_code = 201
         response.headers["Location"] = f"/catalog/items/{item.code}"
@@ -241,6 +266,20 @@ async def import_catalog(
             extensions={"accepted": sorted(_MEDIA_TYPES)},
         )
     counts = await _import(session, caller, await request.body(), fmt)
+    audit_change(
+        request,
+        session,
+        caller,
+        "catalog.import",
+        "catalog",
+        {
+            "format": fmt,
+            "created": counts.created,
+            "updated": counts.updated,
+            "total": counts.total,
+        },
+        None if reach(caller) is None else caller.division,
+    )
     return ImportResult(created=counts.created, updated=counts.updated, total=counts.total)
 
 
@@ -259,7 +298,9 @@ async def get_synonyms(caller: ServiceAdminDep, session: SessionDep) -> list[Syn
     status_code=201,
     responses=problem_responses(409, 413, 422),
 )
-async def post_synonym(body: SynonymIn, caller: AdminDep, session: SessionDep) -> SynonymOut:
+async def post_synonym(
+    body: SynonymIn, caller: AdminDep, session: SessionDep, request: Request
+) -> SynonymOut:
     """Add a synonym: a search for ``term`` also finds items matching ``expansion``."""
     if not fold(body.term) or not fold(body.expansion):
         raise ValidationFailed(
@@ -272,6 +313,14 @@ async def post_synonym(body: SynonymIn, caller: AdminDep, session: SessionDep) -
             errors=[{"pointer": "/body/expansion", "detail": "the expansion equals the term"}],
         )
     row = await add_synonym(session, body.term, body.expansion)
+    audit_change(
+        request,
+        session,
+        caller,
+        "synonym.add",
+        f"synonym:{row.id}",
+        {"term": row.term, "expansion": row.expansion},
+    )
     return SynonymOut(id=row.id, term=row.term, expansion=row.expansion)
 
 
@@ -279,6 +328,7 @@ async def post_synonym(body: SynonymIn, caller: AdminDep, session: SessionDep) -
 async def remove_synonyms(
     caller: AdminDep,
     session: SessionDep,
+    request: Request,
     term: Annotated[str, Query(min_length=1, max_length=40, pattern=LINE_PATTERN)],
     expansion: Annotated[
         str | None,
@@ -291,7 +341,16 @@ async def remove_synonyms(
     ] = None,
 ) -> Response:
     """Delete ``term`` → ``expansion`` (or every expansion of ``term``)."""
-    if await delete_synonyms(session, term, expansion) == 0:
+    deleted = await delete_synonyms(session, term, expansion)
+    if deleted == 0:
         which = f"{term} → {expansion}" if expansion is not None else f"for {term}"
         raise NotFound(f"There is no synonym {which}.")
+    audit_change(
+        request,
+        session,
+        caller,
+        "synonym.delete",
+        f"synonym-term:{term}",
+        {"term": term, "expansion": expansion, "deleted": deleted},
+    )
     return Response(status_code=204)

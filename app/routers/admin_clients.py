@@ -16,13 +16,14 @@ from app.core.deps import SessionDep, after_commit
 from app.core.divisions import division as known_division
 from app.core.errors import Conflict, NotFound, ValidationFailed
 from app.core.openapi import problem_responses
-from app.core.security import require_admin
 from app.identity.accounts import lock_for_write, unprintable
+from app.identity.callers import AdminDep, require_admin
 from app.identity.events import EventKind, emit
 from app.identity.oauth import new_secret, secret_hash
 from app.identity.roles import ALL_ROLES, Role
 from app.identity.state import IdentityManager
 from app.models.identity import Client, Grant, Person
+from app.routers.audited import audit_change
 
 router = APIRouter(
     prefix="/admin",
@@ -264,6 +265,15 @@ async def _changed(session: SessionDep, request: Request, client_id: str) -> Non
     after_commit(session, _manager(request).refresh)
 
 
+def _partner_summary(partner: PartnerIn | None) -> dict[str, Any] | None:
+    """A partner's identity provider without its keys: the province, issuer and key ids."""
+    if partner is None:
+        return None
+    keys = partner.jwks.get("keys")
+    kids = [k.get("kid") for k in keys if isinstance(k, dict)] if isinstance(keys, list) else []
+    return {"province": partner.province, "issuer": partner.issuer, "kids": kids}
+
+
 async def _load(session: SessionDep, client_id: str) -> Client:
     row = await session.get(Client, client_id)
     if row is None:
@@ -318,7 +328,7 @@ async def create_client_row(
     responses=problem_responses(400, 413, 422),
 )
 async def create_client(
-    body: ClientIn, session: SessionDep, request: Request, response: Response
+    body: ClientIn, session: SessionDep, request: Request, response: Response, caller: AdminDep
 ) -> ClientCreated:
     """A new client application; its secret is shown once."""
     settings = request.app.state.settings
@@ -333,6 +343,23 @@ async def create_client(
         partner=body.partner,
     )
     await _changed(session, request, row.id)
+    audit_change(
+        request,
+        session,
+        caller,
+        "client.create",
+        f"client:{row.id}",
+        {
+            "name": row.name,
+            "kind": row.kind,
+            "roles": list(row.roles),
+            "division": row.division,
+            "rate_per_s": row.rate_per_s,
+            "burst": row.burst,
+            "partner": _partner_summary(body.partner),
+        },
+        row.division,
+    )
     response.headers["Location"] = f"/admin/clients/{row.id}"
     return ClientCreated(**_out(row, []).model_dump(), client_secret=secret)
 
@@ -367,13 +394,21 @@ async def get_client(client_id: ClientId, session: SessionDep) -> ClientOut:
     "/clients/{client_id}", response_model=ClientOut, responses=problem_responses(404, 413, 422)
 )
 async def update_client(
-    client_id: ClientId, body: ClientPatch, session: SessionDep, request: Request
+    client_id: ClientId, body: ClientPatch, session: SessionDep, request: Request, caller: AdminDep
 ) -> ClientOut:
     """Change a client's name, roles, rate limit, status or partner keys (applies within 2 s)."""
     if body.partner is not None:
         check_partner_jwks(body.partner.jwks)
     await lock_for_write(session)
     row = await _load(session, client_id)
+    before = {
+        "name": row.name,
+        "roles": list(row.roles),
+        "rate_per_s": row.rate_per_s,
+        "burst": row.burst,
+        "status": row.status,
+        "partner_issuer": row.partner_issuer,
+    }
     if body.roles is not None:
         _check_roles(body.roles, row.division)
         row.roles = sorted(set(body.roles))
@@ -391,6 +426,21 @@ async def update_client(
         row.partner_jwks = body.partner.jwks
     row.updated_at = datetime.now(UTC)
     await _changed(session, request, client_id)
+    after = {
+        "name": row.name,
+        "roles": list(row.roles),
+        "rate_per_s": row.rate_per_s,
+        "burst": row.burst,
+        "status": row.status,
+        "partner_issuer": row.partner_issuer,
+    }
+    changed = {k: {"before": before[k], "after": v} for k, v in after.items() if before[k] != v}
+    if body.partner is not None:
+        changed["partner"] = {"before": None, "after": _partner_summary(body.partner)}
+    action = "client.update"
+    if "status" in changed:
+        action = "client.disable" if row.status == "disabled" else "client.enable"
+    audit_change(request, session, caller, action, f"client:{client_id}", {"changed": changed})
     return _out(row, await _grants(session, client_id))
 
 
@@ -400,7 +450,7 @@ async def update_client(
     responses=problem_responses(404, 422),
 )
 async def rotate_secret(
-    client_id: ClientId, session: SessionDep, request: Request
+    client_id: ClientId, session: SessionDep, request: Request, caller: AdminDep
 ) -> ClientCreated:
     """A new secret for the client (shown once); the old one stops working."""
     await lock_for_write(session)
@@ -408,6 +458,8 @@ async def rotate_secret(
     secret = new_secret()
     row.secret_hash = secret_hash(secret)
     await _changed(session, request, client_id)
+    # Only that it was reset: neither the secret nor its hash is recorded.
+    audit_change(request, session, caller, "client.secret-reset", f"client:{client_id}", {})
     return ClientCreated(
         **_out(row, await _grants(session, client_id)).model_dump(), client_secret=secret
     )
@@ -458,11 +510,24 @@ async def create_grant(
     responses=problem_responses(404, 409, 413, 422),
 )
 async def add_grant(
-    client_id: ClientId, body: GrantIn, session: SessionDep, request: Request
+    client_id: ClientId, body: GrantIn, session: SessionDep, request: Request, caller: AdminDep
 ) -> GrantOut:
     """Grant a service, or some of its operations, to a client (applies within 2 s)."""
     grant = await create_grant(session, client_id, body.division, body.slug, body.operations)
     await _changed(session, request, client_id)
+    audit_change(
+        request,
+        session,
+        caller,
+        "grant.give",
+        f"client:{client_id}",
+        {
+            "grant_id": grant.id,
+            "service": f"{grant.division}/{grant.slug}",
+            "operations": grant.operations,
+        },
+        grant.division,
+    )
     return GrantOut(
         id=grant.id, division=grant.division, slug=grant.slug, operations=grant.operations
     )
@@ -474,15 +539,22 @@ async def add_grant(
     responses=problem_responses(404, 422),
 )
 async def revoke_grant(
-    client_id: ClientId, grant_id: GrantId, session: SessionDep, request: Request
+    client_id: ClientId, grant_id: GrantId, session: SessionDep, request: Request, caller: AdminDep
 ) -> Response:
     """Revoke a grant (applies within 2 s)."""
     await lock_for_write(session)
     grant = await session.get(Grant, grant_id)
     if grant is None or grant.client_id != client_id:
         raise NotFound(f"Client {client_id!r} has no grant {grant_id}.")
+    revoked = {
+        "grant_id": grant.id,
+        "service": f"{grant.division}/{grant.slug}",
+        "operations": grant.operations,
+    }
+    division = grant.division
     await session.delete(grant)
     await _changed(session, request, client_id)
+    audit_change(request, session, caller, "grant.revoke", f"client:{client_id}", revoked, division)
     return Response(status_code=204)
 
 
@@ -491,7 +563,11 @@ async def revoke_grant(
     responses={200: {"description": "The new status"}, **problem_responses(404, 413, 422)},
 )
 async def set_person_status(
-    person_id: PersonId, body: PersonStatusIn, session: SessionDep, request: Request
+    person_id: PersonId,
+    body: PersonStatusIn,
+    session: SessionDep,
+    request: Request,
+    caller: AdminDep,
 ) -> dict[str, Any]:
     """Disable (or re-enable) a resident's account: its tokens stop on every instance within 2 s."""
     await lock_for_write(session)
@@ -504,4 +580,8 @@ async def set_person_status(
         kind = EventKind.PERSON_DISABLED if body.status == "disabled" else EventKind.PERSON_ENABLED
         await emit(session, kind, str(person_id))
         after_commit(session, _manager(request).refresh)
+        action = "person.disable" if body.status == "disabled" else "person.enable"
+        audit_change(
+            request, session, caller, action, f"person:{person_id}", {"status": body.status}
+        )
     return {"id": person.id, "status": person.status}

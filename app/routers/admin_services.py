@@ -15,12 +15,13 @@ from app.core.divisions import division as known_division
 from app.core.divisions import divisions
 from app.core.errors import Forbidden, NotFound
 from app.core.openapi import problem_responses
-from app.core.security import Caller, ServiceAdminDep
 from app.gateway.openapi_doc import add_gateway_responses
 from app.gateway.routetable import RouteTableManager
+from app.identity.callers import Caller, ServiceAdminDep
 from app.identity.crypto import DataCipher
 from app.identity.roles import Role
 from app.models.service import DataClassification, Operation, Service, ServiceStatus, ServiceVersion
+from app.routers.audited import audit_change
 from app.schemas.services import (
     BindingOut,
     DocumentIssue,
@@ -37,6 +38,7 @@ from app.services.onboarding import (
     check_replacement,
     create_service,
     ensure_not_onboarded,
+    listed_breaks,
     open_upstream_auth,
     replace_service,
     retire_service,
@@ -195,6 +197,19 @@ def _service_out(service: Service, operations: list[Operation], cipher: DataCiph
     )
 
 
+def _audit(
+    request: Request,
+    session: SessionDep,
+    caller: Caller,
+    action: str,
+    service: Service,
+    summary: dict[str, Any],
+) -> None:
+    """The admin record of an onboarding change, once it has committed."""
+    division, slug = service.division, service.slug
+    audit_change(request, session, caller, action, f"service:{division}/{slug}", summary, division)
+
+
 async def _plan(body: ServiceIn, request: Request, manager: RouteTableManager) -> Plan:
     # Checking a large document takes seconds of CPU: keep it off the event loop.
     return await asyncio.to_thread(build_plan, body, request.app.state.settings, manager.registry)
@@ -265,8 +280,26 @@ async def onboard_service(
         await ensure_not_onboarded(session, body.division, body.slug)
         response.status_code = 200
         return _plan_out(plan)
+    before = await session.scalar(
+        select(Service.version).where(Service.division == body.division, Service.slug == body.slug)
+    )
     service = await create_service(session, plan, _cipher(request))
     after_commit(session, manager.refresh)
+    _audit(
+        request,
+        session,
+        caller,
+        "service.onboard",
+        service,
+        {
+            "id": service.id,
+            "version_before": before,
+            "version_after": service.version,
+            "document_sha256": service.document_sha256,
+            "operations": len(plan.operations),
+            "upstream_url": service.upstream_url,
+        },
+    )
     response.headers["Location"] = f"/admin/services/{service.id}"
     return await _saved_out(session, service, _cipher(request))
 
@@ -351,12 +384,41 @@ async def replace(
     _may_manage(caller, service.division)
     plan = await _plan(body, request, manager)
     if dry_run:
-        await check_replacement(session, service, plan)
+        breaks = await check_replacement(session, service, plan)
+        if breaks:  # force=true would override these: a forced dry run is on the record too
+            _audit(
+                request,
+                session,
+                caller,
+                "service.replace.dry-run",
+                service,
+                {
+                    "id": service.id,
+                    "version_before": service.version,
+                    "version_after": service.version + 1,
+                    "forced": True,
+                    "breaks_overridden": listed_breaks(breaks),
+                },
+            )
         out = _plan_out(plan)
         out.id, out.version, out.status = service.id, service.version + 1, "planned"
         return out
-    service = await replace_service(session, service, plan, _cipher(request))
+    before = service.version
+    overridden: list[Any] = []
+    service = await replace_service(session, service, plan, _cipher(request), overridden)
     after_commit(session, manager.refresh)
+    summary: dict[str, Any] = {
+        "id": service.id,
+        "version_before": before,
+        "version_after": service.version,
+        "document_sha256": service.document_sha256,
+        "operations": len(plan.operations),
+        "upstream_url": service.upstream_url,
+    }
+    if overridden:
+        summary["forced"] = True
+        summary["breaks_overridden"] = listed_breaks(overridden)
+    _audit(request, session, caller, "service.replace", service, summary)
     return await _saved_out(session, service, _cipher(request))
 
 
@@ -367,8 +429,18 @@ async def retire(
     """Retire a service: its routes leave the gateway; its record and history stay."""
     service = await _load(session, service_id)
     _may_manage(caller, service.division)
+    was = service.status
     await retire_service(session, service)
     after_commit(session, _routes(request).refresh)
+    if was != service.status:  # retiring a retired service changes nothing
+        _audit(
+            request,
+            session,
+            caller,
+            "service.retire",
+            service,
+            {"id": service.id, "version": service.version, "status_before": was},
+        )
     return _service_out(service, list(service.operations), _cipher(request))
 
 

@@ -16,8 +16,7 @@ from app.core.config import Settings, is_https_issuer
 from app.core.deps import SessionDep
 from app.core.errors import NotFound, Unauthorized, ValidationFailed
 from app.core.identifiers import validate_uscc
-from app.core.openapi import Scheme, problem_responses, security
-from app.core.security import PersonDep, identity_of
+from app.core.openapi import PARAMETERS_KEY, Scheme, problem_responses, security
 from app.identity.accounts import (
     NewPerson,
     agencies,
@@ -26,6 +25,7 @@ from app.identity.accounts import (
     masked_view,
     register_person,
 )
+from app.identity.callers import PersonDep, identity_of
 from app.identity.enterprise_register import EnterpriseRecord, EnterpriseRegister
 from app.identity.legal_persons import (
     AgentView,
@@ -57,6 +57,14 @@ from app.identity.oauth import (
 )
 from app.identity.state import ACCESS_AUDIENCE, IdentityManager
 from app.models.identity import LegalPerson, Person
+from app.services.audit.actions import record_reads_after_commit
+from app.services.audit.queries import (
+    ACCESS_LOG_MAX,
+    ACCESS_LOG_PARAMETER_SCHEMAS,
+    parse_reads_query,
+    reads_page,
+)
+from app.services.audit.schemas import AccessLogOut
 
 router = APIRouter(tags=["identity"])
 
@@ -135,6 +143,30 @@ class AgentOut(BaseModel):
     since: datetime
 
 
+def _shown(
+    request: Request,
+    session: SessionDep,
+    caller: PersonDep,
+    person_ids: list[int],
+    purpose: str,
+) -> None:
+    """Record that an answer showed other residents' personal data (names, masked ID numbers)
+    from their accounts: each of them finds it in GET /identity/me/access-log. A resident's own
+    data shown to themselves is not recorded: the log answers "who else looked at my data"."""
+    others = [pid for pid in person_ids if pid != caller.person_id]
+    record_reads_after_commit(
+        session,
+        getattr(request.app.state, "audit", None),
+        others,
+        purpose=purpose,
+        client_id=caller.client_id,
+    )
+
+
+def _inviters(views: list[InvitationView]) -> list[int]:
+    return [view.invitation.invited_by for view in views]
+
+
 def _legal_out(row: LegalPerson) -> LegalPersonOut:
     return LegalPersonOut(
         id=row.id, name=row.name, uscc=row.uscc, legal_representative=row.legal_representative
@@ -173,6 +205,42 @@ async def me(caller: PersonDep, session: SessionDep) -> MeOut:
     agent_of = [_legal_out(row) for row in await agencies(session, person.id)]
     acting = next((a for a in agent_of if caller.acting_for == a.id), None)
     return MeOut(**masked_view(person), agent_of=agent_of, acting_for=acting)
+
+
+ACCESS_LOG_CURSOR_PURPOSE = "access-log-cursor"
+
+
+@router.get(
+    "/identity/me/access-log",
+    response_model=AccessLogOut,
+    responses=problem_responses(401, 403, 422),
+    openapi_extra={PARAMETERS_KEY: ACCESS_LOG_PARAMETER_SCHEMAS},
+)
+async def access_log(
+    caller: PersonDep,
+    session: SessionDep,
+    manager: ManagerDep,
+    request: Request,
+    limit: Annotated[str | None, Query(description=f"1-{ACCESS_LOG_MAX}, default 20")] = None,
+    cursor: Annotated[str | None, Query(description="next_cursor of the previous page")] = None,
+) -> dict[str, Any]:
+    """Who read my personal data: each read by an application (which one), through which
+    service, why and when, newest first. Only the caller's own reads; reading one's own data
+    (this page, GET /identity/me) is not listed."""
+    assert caller.person_id is not None  # PersonDep
+    cipher = manager.cipher
+
+    def sign(payload: str) -> str:
+        return cipher.lookup_hash(payload, purpose=ACCESS_LOG_CURSOR_PURPOSE)
+
+    query = parse_reads_query(
+        settings=request.app.state.settings,
+        sign=sign,
+        person_id=caller.person_id,
+        limit=limit,
+        cursor=cursor,
+    )
+    return await reads_page(session, query, sign, for_operators=False)
 
 
 def register_of(request: Request) -> EnterpriseRegister:
@@ -280,11 +348,19 @@ async def company_invitations(
     legal_person_id: LegalPersonId,
     caller: PersonDep,
     session: SessionDep,
+    request: Request,
     limit: Annotated[int, Query(ge=1, le=200)] = 100,
 ) -> list[InvitationOut]:
     """A legal person's invitations, newest first (its agents only)."""
     person = await _me_person(session, caller.person_id)
     views = await invitations_of(session, legal_person_id=legal_person_id, by=person, limit=limit)
+    _shown(
+        request,
+        session,
+        caller,
+        _inviters(views),
+        f"invitations of legal person {legal_person_id} (inviters' names)",
+    )
     return [_invitation_out(view) for view in views]
 
 
@@ -314,12 +390,19 @@ async def revoke(
     responses=problem_responses(401, 403, 404, 422),
 )
 async def list_agents(
-    legal_person_id: LegalPersonId, caller: PersonDep, session: SessionDep
+    legal_person_id: LegalPersonId, caller: PersonDep, session: SessionDep, request: Request
 ) -> list[AgentOut]:
     """The agents of a legal person, each of whom registered it or accepted an invitation
     (its agents only)."""
     person = await _me_person(session, caller.person_id)
     agents: list[AgentView] = await agents_of(session, legal_person_id=legal_person_id, by=person)
+    _shown(
+        request,
+        session,
+        caller,
+        [a.person_id for a in agents],
+        f"agents of legal person {legal_person_id} (names, masked ID numbers)",
+    )
     return [AgentOut(name=a.name, id_number=a.id_number_masked, since=a.since) for a in agents]
 
 
@@ -328,10 +411,16 @@ async def list_agents(
     response_model=list[InvitationOut],
     responses=problem_responses(401, 403, 404),
 )
-async def my_invitations(caller: PersonDep, session: SessionDep) -> list[InvitationOut]:
+async def my_invitations(
+    caller: PersonDep, session: SessionDep, request: Request
+) -> list[InvitationOut]:
     """The pending invitations of the caller's ID number, oldest first."""
     person = await _me_person(session, caller.person_id)
-    return [_invitation_out(view) for view in await invitations_for(session, person)]
+    views = await invitations_for(session, person)
+    _shown(
+        request, session, caller, _inviters(views), "invitations to the caller (inviters' names)"
+    )
+    return [_invitation_out(view) for view in views]
 
 
 async def _answer(

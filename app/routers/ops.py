@@ -10,6 +10,7 @@ from __future__ import annotations
 import functools
 import html
 import re
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Annotated, Any
@@ -22,20 +23,34 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from app.core.config import Settings
 from app.core.deps import SessionDep
 from app.core.errors import Forbidden, NotFound, Unauthorized
+from app.core.identifiers import personal_number_in
 from app.core.openapi import PARAMETERS_KEY, Scheme, problem_responses, security
-from app.core.security import caller_of
-from app.gateway.events import RecentEvents
+from app.events import RecentEvents
 from app.gateway.routetable import EMPTY_TABLE, RouteTableManager
 from app.identity.accounts import lock_for_write
+from app.identity.callers import caller_of
+from app.identity.crypto import DataCipher
 from app.identity.roles import Role
 from app.identity.throttle import LoginThrottle
 from app.models.counting import Operator
+from app.services.audit.actions import record_admin_now
+from app.services.audit.queries import (
+    AUDIT_PARAMETER_SCHEMAS,
+    MAX_LIMIT,
+    READS_PARAMETER_SCHEMAS,
+    audit_page,
+    parse_audit_query,
+    parse_reads_query,
+    reads_page,
+)
+from app.services.audit.schemas import AuditPageOut, PersonalReadsOut
 from app.services.ops.clock import Clock, system_clock
 from app.services.ops.counts import (
     COUNTS_PARAMETER_SCHEMAS,
     DIMENSIONS,
     OUTCOMES,
     counts_json,
+    division_codes,
 )
 from app.services.ops.counts import (
     access_counts as count_accesses,
@@ -280,6 +295,140 @@ async def access_counts(
     return counts_json(result, settings)
 
 
+# -- the audit log ----------------------------------------------------------------------------
+
+AUDIT_CURSOR_PURPOSE = "audit-cursor"
+
+
+@dataclass(frozen=True, slots=True)
+class AuditReader:
+    name: str
+    divisions: frozenset[str] | None  # a division admin's reach; None: every record
+
+
+async def audit_reader(request: Request, session: SessionDep) -> AuditReader:
+    """Operators (token or dashboard session) read every record; a division admin's token
+    reads the records of its division and the counties under it."""
+    if request.headers.get("authorization") is not None:
+        caller = caller_of(request)
+        if caller.roles & DASHBOARD_ROLES:
+            return AuditReader(caller.client_id, None)
+        if Role.DIVISION_ADMIN.value in caller.roles:
+            reach = division_codes(caller.division) if caller.division else set()
+            return AuditReader(caller.client_id, frozenset(reach))
+        raise Forbidden(
+            f"This needs the role {Role.OPERATOR.value} or {Role.DIVISION_ADMIN.value}.",
+            extensions={"required_roles": [Role.OPERATOR.value, Role.DIVISION_ADMIN.value]},
+        )
+    principal = await ops_principal(request, session)
+    return AuditReader(principal.name, None)
+
+
+AuditReaderDep = Annotated[AuditReader, Depends(audit_reader)]
+
+
+def _cursor_signer(request: Request) -> Callable[[str], str]:
+    """Cursors signed with a key derived from the data key (valid on every instance)."""
+    cipher: DataCipher = request.app.state.identity.cipher
+    return lambda payload: cipher.lookup_hash(payload, purpose=AUDIT_CURSOR_PURPOSE)
+
+
+def _moment_query(name: str) -> Any:
+    return Query(
+        description=f"ISO datetime (naive: the gateway's zone) or local date; {name}"
+        + (" included" if name == "since" else " excluded (a date: that whole day included)")
+    )
+
+
+@router.get(
+    "/audit",
+    response_model=AuditPageOut,
+    responses=problem_responses(401, 403, 422),
+    openapi_extra={PARAMETERS_KEY: AUDIT_PARAMETER_SCHEMAS, **_OPS_AUTH},
+)
+async def audit(
+    request: Request,
+    session: SessionDep,
+    reader: AuditReaderDep,
+    since: Annotated[str | None, _moment_query("since")] = None,
+    until: Annotated[str | None, _moment_query("until")] = None,
+    service: Annotated[str | None, Query(description="division/slug, comma-separated")] = None,
+    operation: Annotated[str | None, Query(description="an operationId")] = None,
+    client: Annotated[str | None, Query(description="client ids, comma-separated")] = None,
+    subject: Annotated[str | None, Query(description="a caller's pairwise subject")] = None,
+    outcome: Annotated[
+        str | None, Query(description="comma-separated among " + ", ".join(OUTCOMES) + ", failure")
+    ] = None,
+    action: Annotated[
+        str | None, Query(description="admin actions, comma-separated (e.g. grant.give)")
+    ] = None,
+    kind: Annotated[str | None, Query(description="call or admin")] = None,
+    limit: Annotated[str | None, Query(description=f"1-{MAX_LIMIT}, default 50")] = None,
+    cursor: Annotated[str | None, Query(description="next_cursor of the previous page")] = None,
+) -> dict[str, Any]:
+    """Audit records (calls and admin actions), newest first, with filters and cursor paging.
+
+    A division admin sees the records of services in its divisions only."""
+    sign = _cursor_signer(request)
+    query = parse_audit_query(
+        settings=_settings(request),
+        sign=sign,
+        divisions=reader.divisions,
+        since=since,
+        until=until,
+        service=service,
+        operation=operation,
+        client=client,
+        subject=subject,
+        outcome=outcome,
+        action=action,
+        kind=kind,
+        limit=limit,
+        cursor=cursor,
+    )
+    return await audit_page(session, query, sign)
+
+
+@router.get(
+    "/personal-data-reads",
+    response_model=PersonalReadsOut,
+    responses=problem_responses(401, 403, 422),
+    openapi_extra={PARAMETERS_KEY: READS_PARAMETER_SCHEMAS, **_OPS_AUTH},
+)
+async def personal_data_reads(
+    request: Request,
+    session: SessionDep,
+    reader: AuditReaderDep,
+    client: Annotated[str | None, Query(description="client ids, comma-separated")] = None,
+    service: Annotated[str | None, Query(description="division/slug, comma-separated")] = None,
+    kind: Annotated[
+        str | None, Query(description="identity-lookup, gateway-call or license-read")
+    ] = None,
+    since: Annotated[str | None, _moment_query("since")] = None,
+    until: Annotated[str | None, _moment_query("until")] = None,
+    limit: Annotated[str | None, Query(description=f"1-{MAX_LIMIT}, default 50")] = None,
+    cursor: Annotated[str | None, Query(description="next_cursor of the previous page")] = None,
+) -> dict[str, Any]:
+    """Reads of residents' personal data by client, newest first: who, through what, why. The
+    resident is named by a pseudonym and the masked ID number, never the number itself."""
+    sign = _cursor_signer(request)
+    query = parse_reads_query(
+        settings=_settings(request),
+        sign=sign,
+        divisions=reader.divisions,
+        since=since,
+        until=until,
+        client=client,
+        service=service,
+        kind=kind,
+        limit=limit,
+        cursor=cursor,
+        default_limit=50,
+        max_limit=MAX_LIMIT,
+    )
+    return await reads_page(session, query, sign, for_operators=True)
+
+
 # -- pages ------------------------------------------------------------------------------------
 
 
@@ -336,6 +485,21 @@ async def _form(request: Request) -> dict[str, str] | None:
         return None
 
 
+def _record_sign_in(request: Request, username: str, outcome: str, reason: str | None) -> None:
+    """An operator's sign-in, or its failure: the username typed, never the password (nor a
+    phone or ID number typed as a username: usernames never hold one)."""
+    if personal_number_in(username):
+        username = "(a personal number)"
+    record_admin_now(
+        getattr(request.app.state, "audit", None),
+        actor=username,
+        action="operator.sign-in",
+        object=f"operator:{username}",
+        summary={"reason": reason} if reason else None,
+        outcome=outcome,
+    )
+
+
 @router.post("/login", include_in_schema=False)
 async def login(request: Request, session: SessionDep) -> Response:
     """Form sign-in: a session cookie and a redirect to the dashboard, or the form again."""
@@ -355,6 +519,7 @@ async def login(request: Request, session: SessionDep) -> Response:
     wait = await throttle.check(account=account, address=address)
     if wait is not None:
         seconds = max(1, int(wait + 0.999))
+        _record_sign_in(request, username, "failure", "throttled: too many failed sign-ins")
         return _login_page(
             f"Too many failed sign-ins; try again in {seconds} s.",
             429,
@@ -363,11 +528,14 @@ async def login(request: Request, session: SessionDep) -> Response:
     row = await authenticate(session, username, password)
     if row is None:
         await throttle.failure(account=account, address=address)
+        _record_sign_in(request, username, "failure", "wrong username or password")
         return _login_page("Wrong username or password.", 401, _CHALLENGE)
     if not set(row.roles) & DASHBOARD_ROLES:
         await throttle.success(account=account)
+        _record_sign_in(request, username, "failure", "no operator role")
         return _login_page("This account has no operator role.", 403)
     await throttle.success(account=account)
+    _record_sign_in(request, row.username, "success", None)
     settings = _settings(request)
     token, _claims = signer.issue(
         row.username,
@@ -420,6 +588,20 @@ async def dashboard(request: Request, session: SessionDep) -> Response:
     # One zone on the page: the gateway's (the roll-ups' hours), named wherever a time is shown.
     body = (
         _template("dashboard.html")
+        .replace("{{username}}", html.escape(principal.name))
+        .replace("{{timezone}}", html.escape(_settings(request).timezone))
+    )
+    return HTMLResponse(body, headers=_PAGE_HEADERS)
+
+
+@router.get("/dashboard/audit", include_in_schema=False)
+async def audit_dashboard(request: Request, session: SessionDep) -> Response:
+    """The audit page: the latest records with filters (it reads /ops/audit)."""
+    principal, _reason = await _session_principal(request, session)
+    if principal is None:
+        return RedirectResponse("/ops/login", status_code=303, headers=_PAGE_HEADERS)
+    body = (
+        _template("audit.html")
         .replace("{{username}}", html.escape(principal.name))
         .replace("{{timezone}}", html.escape(_settings(request).timezone))
     )

@@ -525,13 +525,25 @@ def _listed_breaks(breaks: list[tuple[str, Break]]) -> list[dict[str, str | None
     ]
 
 
+def listed_breaks(breaks: list[tuple[str, Break]]) -> list[dict[str, str | None]]:
+    """The breaks as problem entries (the 409's ``breaks``; the audit record's summary)."""
+    return _listed_breaks(breaks)
+
+
 async def replace_service(
-    session: AsyncSession, service: Service, plan: Plan, cipher: DataCipher
+    session: AsyncSession,
+    service: Service,
+    plan: Plan,
+    cipher: DataCipher,
+    overridden: list[tuple[str, Break]] | None = None,
 ) -> Service:
-    """Publish a new version of ``service`` atomically (one transaction)."""
+    """Publish a new version of ``service`` atomically (one transaction). The breaks ``force``
+    overrode are appended to ``overridden`` when given (the admin record lists them)."""
     breaks = await check_replacement(session, service, plan)
+    if overridden is not None:
+        overridden.extend(breaks)
     if breaks:
-        # No audit log yet: the override goes to the log, with every break it overrode.
+        # The override goes to the log as well as to the audit record (the route's).
         log.warning(
             "contract breaks overridden by force",
             extra={
