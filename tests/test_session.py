@@ -160,3 +160,49 @@ async def test_an_existing_world_readable_database_file_is_narrowed(tmp_path: Pa
     finally:
         await engine.dispose()
     assert path.stat().st_mode & 0o777 == 0o600
+
+
+def test_a_cli_transaction_holds_the_lock_from_its_first_read(tmp_path: Path) -> None:
+    """The CLI's commands (and the demo's catalog load) read, then write, beside a gateway that
+    writes every second (its counts, its audit log): their transactions begin IMMEDIATE too, so
+    a write committed between their read and their write cannot make SQLite refuse theirs (the
+    demo failed about one start in two on a busy machine before)."""
+    from app.cli_common import in_transaction
+    from app.core.db import create_engine
+    from app.core.migrations import upgrade
+
+    settings = Settings(data_dir=tmp_path)
+    path = sqlite_path(settings.resolved_database_url)
+    assert path is not None
+
+    async def migrate() -> None:
+        engine = create_engine(settings)
+        try:
+            await upgrade(engine)
+            async with engine.begin() as conn:
+                await conn.execute(text("CREATE TABLE t_cli (v VARCHAR(20))"))
+        finally:
+            await engine.dispose()
+
+    asyncio.run(migrate())
+    other_writer: list[str] = []
+
+    def write_elsewhere() -> None:
+        with contextlib.closing(sqlite3.connect(path, timeout=0.2)) as other:
+            try:
+                other.execute("INSERT INTO t_cli (v) VALUES ('other')")
+                other.commit()
+                other_writer.append("committed")
+            except sqlite3.OperationalError as exc:
+                other_writer.append(str(exc))
+
+    async def work(session: AsyncSession) -> int:
+        seen = await session.scalar(text("SELECT count(*) FROM t_cli"))
+        await asyncio.to_thread(write_elsewhere)
+        await session.execute(text("INSERT INTO t_cli (v) VALUES ('mine')"))
+        return int(seen or 0)
+
+    assert in_transaction(settings, work) == 0
+    assert other_writer == ["database is locked"]
+    with contextlib.closing(sqlite3.connect(path)) as check:
+        assert [r[0] for r in check.execute("SELECT v FROM t_cli")] == ["mine"]
