@@ -1,4 +1,5 @@
-"""Personal and organisational identifiers: GB 11643 resident ID numbers, GB 32100 credit codes.
+"""Personal and organisational identifiers: GB 11643 resident ID numbers, GB 32100 credit codes,
+GB/T 36904 e-license identifiers.
 
 Validators return a list of plain-English reasons (empty = valid), so a caller can show every
 problem at once; ``make_*`` functions compute the check characters; ``mask_*`` hide personal data.
@@ -10,6 +11,7 @@ check share.
 from __future__ import annotations
 
 import re
+from dataclasses import dataclass
 from datetime import date
 
 # GB 11643-1999: weights of the first 17 digits, and the check character indexed by sum mod 11.
@@ -164,6 +166,161 @@ def make_uscc(prefix2: str, division: str, org_body8: str) -> str:
     org_check = org_code_check_char(org_body8)
     first17 = f"{prefix2}{division}{org_body8}{org_check}"
     return first17 + uscc_check_char(first17)
+
+
+# GB/T 36904-2018 e-license identifiers (证照标识): the root OID, then five dot-separated segments.
+LICENSE_ID_ROOT = "1.2.156.3005.2"
+# ISO/IEC 7064 MOD 37,36 works over 0-9A-Z; the license number uses the same alphabet.
+_MOD37_36_ALPHABET = _ORG_ALPHABET
+LICENSE_NUMBER_MAX = 64
+_LICENSE_SEGMENTS = ("license type code", "issuer code", "license number", "version", "check")
+
+
+@dataclass(frozen=True, slots=True)
+class LicenseId:
+    """The five segments of an e-license identifier, as written (upper case)."""
+
+    license_type_code: str  # the issuing ministry's 18-character credit code + a 3-digit serial
+    issuer_code: str  # the issuing body's credit code (18) or its GB/T 2260 division (6 digits)
+    license_number: str
+    version: str  # 3 digits
+    check: str  # ISO/IEC 7064 MOD 37,36 over the four segments before it, without dots
+
+    @property
+    def body(self) -> str:
+        """The characters the check character covers: the four segments joined without dots."""
+        return self.license_type_code + self.issuer_code + self.license_number + self.version
+
+    @property
+    def ministry_code(self) -> str:
+        """The credit code of the ministry that defines the license type."""
+        return self.license_type_code[:18]
+
+    def __str__(self) -> str:
+        parts = (self.license_type_code, self.issuer_code, self.license_number, self.version)
+        return ".".join((LICENSE_ID_ROOT, *parts, self.check))
+
+
+def parse_license_id(value: str) -> LicenseId:
+    """Split an e-license identifier into its segments (upper-cased); ValueError if it does not
+    have the shape ``1.2.156.3005.2.<type>.<issuer>.<number>.<version>.<check>``.
+
+    Only the shape is checked (root, five non-empty segments); :func:`validate_license_id` judges
+    the contents.
+    """
+    text = value.strip().upper()
+    root = LICENSE_ID_ROOT + "."
+    if not text.startswith(root):
+        raise ValueError(f"an e-license identifier starts with {root}")
+    segments = text[len(root) :].split(".")
+    if len(segments) != len(_LICENSE_SEGMENTS):
+        raise ValueError(
+            f"an e-license identifier has 5 segments after {LICENSE_ID_ROOT} "
+            f"(license type code, issuer code, license number, version, check), not {len(segments)}"
+        )
+    for name, segment in zip(_LICENSE_SEGMENTS, segments, strict=True):
+        if not segment:
+            raise ValueError(f"the {name} is empty")
+    return LicenseId(*segments)
+
+
+def license_check_char(body: str) -> str:
+    """The ISO/IEC 7064 MOD 37,36 check character of ``body`` (characters 0-9A-Z, dots ignored):
+    the segments after the root of an e-license identifier."""
+    text = body.replace(".", "").upper()
+    if not text or any(char not in _MOD37_36_ALPHABET for char in text):
+        raise ValueError("the check character covers a non-empty string of 0-9 and A-Z")
+    product = 36
+    for char in text:
+        product = (product + _MOD37_36_ALPHABET.index(char)) % 36 or 36
+        product = product * 2 % 37
+    return _MOD37_36_ALPHABET[(1 - product) % 36]
+
+
+def _license_type_code_problems(code: str) -> list[str]:
+    if len(code) != 21:
+        return [
+            f"license type code must be 21 characters (credit code + 3 digits), not {len(code)}"
+        ]
+    reasons = [
+        f"license type code: ministry credit code {reason}" for reason in validate_uscc(code[:18])
+    ]
+    if not code[18:].isdigit():
+        reasons.append(f"license type code: serial {code[18:]} must be 3 digits")
+    return reasons
+
+
+def _issuer_code_problems(code: str) -> list[str]:
+    if len(code) == 6:
+        return [] if code.isdigit() else [f"issuer code {code}: a division code is 6 digits"]
+    if len(code) == 18:
+        return [f"issuer code: credit code {reason}" for reason in validate_uscc(code)]
+    return [
+        f"issuer code must be a credit code (18 characters) or a division code (6 digits), "
+        f"not {len(code)} characters"
+    ]
+
+
+def _license_number_problems(number: str) -> list[str]:
+    if len(number) > LICENSE_NUMBER_MAX:
+        return [f"license number is longer than {LICENSE_NUMBER_MAX} characters"]
+    wrong = sorted({char for char in number if char not in _MOD37_36_ALPHABET})
+    if wrong:
+        return [f"license number: characters not allowed: {''.join(wrong)} (only 0-9 and A-Z)"]
+    return []
+
+
+def validate_license_id(value: str) -> list[str]:
+    """Why ``value`` is not a valid GB/T 36904 e-license identifier; empty when it is valid.
+
+    Each reason names the segment that is wrong; a wrong check character is reported as
+    ``the check character should be S, not X`` (only when the other segments are well-formed).
+    """
+    try:
+        parsed = parse_license_id(value)
+    except ValueError as error:
+        return [str(error)]
+    reasons = _license_type_code_problems(parsed.license_type_code)
+    reasons += _issuer_code_problems(parsed.issuer_code)
+    reasons += _license_number_problems(parsed.license_number)
+    if len(parsed.version) != 3 or not parsed.version.isdigit():
+        reasons.append(f"version {parsed.version} must be 3 digits")
+    if len(parsed.check) != 1 or parsed.check not in _MOD37_36_ALPHABET:
+        reasons.append(f"check {parsed.check} must be one character of 0-9 and A-Z")
+    elif not reasons:  # with another segment wrong, "the check should be ..." would mislead
+        expected = license_check_char(parsed.body)
+        if parsed.check != expected:
+            reasons.append(f"the check character should be {expected}, not {parsed.check}")
+    return reasons
+
+
+def is_valid_license_id(value: str) -> bool:
+    """Whether ``value`` is a valid e-license identifier."""
+    return not validate_license_id(value)
+
+
+def make_license_id(
+    license_type_code: str, issuer_code: str, license_number: str, version: int | str = 1
+) -> str:
+    """An e-license identifier with its check character; ValueError naming the wrong segment.
+
+    ``license_type_code`` is the ministry's credit code + 3-digit serial, ``issuer_code`` the
+    issuing body's credit code or 6-digit division code, ``version`` 1..999 (or 3 digits).
+    """
+    version_text = f"{version:03d}" if isinstance(version, int) else version
+    if isinstance(version, int) and not 0 <= version <= 999:
+        raise ValueError("the version is 0..999")
+    parts = (license_type_code.upper(), issuer_code.upper(), license_number.upper(), version_text)
+    if not parts[2]:
+        raise ValueError("the license number is empty")
+    body = "".join(parts)
+    reasons = _license_type_code_problems(parts[0]) + _issuer_code_problems(parts[1])
+    reasons += _license_number_problems(parts[2])
+    if len(version_text) != 3 or not version_text.isdigit():
+        reasons.append(f"version {version_text} must be 3 digits")
+    if reasons:
+        raise ValueError("; ".join(reasons))
+    return ".".join((LICENSE_ID_ROOT, *parts, license_check_char(body)))
 
 
 # A GB 11643 number (address code, a birth date from 1800 to 2099, sequence, check character) and
