@@ -7,6 +7,8 @@
   with a control app (``app.simulators.control``);
 - ``simulator_for(connector, provider)``, ``simulators()``: the simulated providers by the names
   their contracts use (``app.simulators.providers``);
+- ``app.simulators.enterprise`` and ``app.simulators.elicense``: the enterprise register the
+  gateway consults and the e-license registry (电子证照库), each with its own protocol;
 - ``DRIFTS``: ways a city app can be made to depart from its document (``drift=``), for tests of
   contract verification (``app.simulators.city.drift``).
 """

@@ -30,7 +30,7 @@ import asyncio
 import contextlib
 import socket
 import struct
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterable
 from dataclasses import dataclass
 from types import TracebackType
 from typing import Any
@@ -41,6 +41,7 @@ from starlette.types import ASGIApp, Receive, Scope, Send
 
 from app.simulators.city import CITY_DIVISIONS, create_city_app
 from app.simulators.faults import Faults, Received
+from app.simulators.serving import EmbeddedServer
 
 LOOPBACK = "127.0.0.1"
 GARBAGE = b"\x16\x03\x01\x00\xa5SIMULATED GARBAGE: this is not HTTP\x00\xff\xfe\r\n\r\n"
@@ -224,14 +225,6 @@ class _PortDispatcher:
         await app(scope, receive, send)
 
 
-class _Server(uvicorn.Server):
-    """uvicorn without signal handlers: the process that embeds the host owns its signals."""
-
-    @contextlib.contextmanager
-    def capture_signals(self) -> Iterator[None]:
-        yield
-
-
 @dataclass
 class Simulator:
     """One hosted simulator: its app, faults, request counts, and the proxy in front of it."""
@@ -270,7 +263,7 @@ class SimulatorHost:
         self.control = control
         self._simulators: dict[str, Simulator] = {}
         self._control_socket: socket.socket | None = None
-        self._server: _Server | None = None
+        self._server: EmbeddedServer | None = None
         self._serving: asyncio.Task[None] | None = None
 
     # -- lifecycle --------------------------------------------------------------------------
@@ -320,7 +313,7 @@ class SimulatorHost:
                 self._control_socket = _bound_socket(self.host, self.base_port)
                 sockets.append(self._control_socket)
                 dispatcher.apps[self._control_socket.getsockname()[1]] = create_control_app(self)
-            self._server = _Server(
+            self._server = EmbeddedServer(
                 uvicorn.Config(
                     dispatcher,
                     lifespan="off",

@@ -4,7 +4,8 @@ A provider's name is the one its contract files carry (``contracts/<connector>/<
 The 14 city systems are connector ``municipal``, each named by the lower-case pinyin of its
 prefecture in ``app/data/hunan_divisions.csv`` (``changsha`` .. ``xiangxi``). The registers the
 gateway consults itself are connector ``registers`` (``enterprise``: the market-supervision
-register, served by ``xyb demo`` on port 9015). Other connectors add
+register, served by ``xyb demo`` on port 9015). The e-license registry is connector ``elicense``
+(``registry``; its port will be 9016). Other connectors add
 their simulators by adding a function of their providers to ``_PROVIDER_LISTS``.
 """
 
@@ -22,6 +23,7 @@ from app.simulators.city import CITY_DIVISIONS, create_city_app, openapi_documen
 
 MUNICIPAL = "municipal"
 REGISTERS = "registers"
+ELICENSE = "elicense"
 
 
 @dataclass(frozen=True, slots=True)
@@ -116,10 +118,29 @@ def _register_providers() -> list[SimulatorProvider]:
     ]
 
 
+def _elicense_providers() -> list[SimulatorProvider]:
+    """The provincial e-license registry (connector ``elicense``)."""
+    from app.simulators.elicense import DEMO_PORT, create_registry_app
+    from app.simulators.elicense import openapi_document as registry_document
+
+    return [
+        SimulatorProvider(
+            connector=ELICENSE,
+            provider="registry",
+            division="430000",
+            # Replay has no gateway: the registry checks no assertion (it is given no keys).
+            create=create_registry_app,
+            document=registry_document,
+            url=f"http://127.0.0.1:{DEMO_PORT}",
+        )
+    ]
+
+
 # Every connector's providers; a later connector appends its own list function here.
 _PROVIDER_LISTS: tuple[Callable[[], list[SimulatorProvider]], ...] = (
     _city_providers,
     _register_providers,
+    _elicense_providers,
 )
 
 
