@@ -6,6 +6,7 @@ from typing import Annotated
 
 from fastapi import APIRouter, Path, Query, Request
 
+from app.core.cursors import BadCursor
 from app.core.deps import SessionDep
 from app.core.divisions import division as known_division
 from app.core.divisions import divisions
@@ -24,8 +25,7 @@ from app.schemas.catalog import (
 )
 from app.services.catalog.search import (
     Q_MAX_LENGTH,
-    BadCursor,
-    CursorCodec,
+    SearchCursors,
     SearchQuery,
     search,
     text_query,
@@ -37,10 +37,10 @@ router = APIRouter(prefix="/catalog", tags=["catalog"])
 CURSOR_PURPOSE = "catalog-cursor"
 
 
-def cursor_codec(request: Request) -> CursorCodec:
+def cursor_codec(request: Request) -> SearchCursors:
     """Cursors signed with a key derived from the data key (valid on every instance)."""
     cipher: DataCipher = request.app.state.identity.cipher
-    return CursorCodec(lambda payload: cipher.lookup_hash(payload, purpose=CURSOR_PURPOSE))
+    return SearchCursors(lambda payload: cipher.lookup_hash(payload, purpose=CURSOR_PURPOSE))
 
 
 def summary_of(item: Item) -> ItemSummary:

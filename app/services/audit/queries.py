@@ -13,14 +13,10 @@ Times: ``since`` (included) and ``until`` (excluded) are ISO datetimes (naive on
 
 from __future__ import annotations
 
-import base64
-import binascii
-import hashlib
-import hmac
 import json
 import re
 from collections.abc import Callable, Collection, Sequence
-from dataclasses import asdict, dataclass, field
+from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, time, timedelta
 from typing import Any
 
@@ -28,10 +24,12 @@ from sqlalchemy import ColumnElement, and_, or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.core.config import Settings
+from app.core.cursors import BadCursor, CursorCodec, fingerprint
 from app.core.errors import ValidationFailed
 from app.events import Outcome
 from app.models.audit import AuditRecord, PersonalDataRead
 from app.models.identity import Client, Person
+from app.services.ops.counts import comma_list
 
 KINDS = ("call", "admin")
 OUTCOMES = (*(o.value for o in Outcome), "failure")
@@ -84,22 +82,18 @@ _SPACED_OFFSET = re.compile(r"^(.*T[0-9:.]+) ([0-9]{2}:?[0-9]{2})$")
 _TEXT_MAX = {"operation": 200, "subject": 100}
 
 
-def _comma_list(alternatives: str) -> str:
-    return f"^(?:{alternatives})(?:,(?:{alternatives}))*$"
-
-
 _MOMENT_SCHEMA = {"type": "string", "anyOf": [{"format": "date"}, {"format": "date-time"}]}
 # The OpenAPI schemas of GET /ops/audit's parameters (declared as plain strings in the route, so
 # that every bad one is reported at once).
 AUDIT_PARAMETER_SCHEMAS: dict[str, dict[str, Any]] = {
     "since": {"schema": _MOMENT_SCHEMA},
     "until": {"schema": _MOMENT_SCHEMA},
-    "service": {"schema": {"type": "string", "pattern": _comma_list(SERVICE_PATTERN)}},
+    "service": {"schema": {"type": "string", "pattern": comma_list(SERVICE_PATTERN)}},
     "operation": {"schema": {"type": "string", "minLength": 1, "maxLength": 200}},
-    "client": {"schema": {"type": "string", "pattern": _comma_list(CLIENT_PATTERN)}},
+    "client": {"schema": {"type": "string", "pattern": comma_list(CLIENT_PATTERN)}},
     "subject": {"schema": {"type": "string", "minLength": 1, "maxLength": 100}},
-    "outcome": {"schema": {"type": "string", "pattern": _comma_list("|".join(OUTCOMES))}},
-    "action": {"schema": {"type": "string", "pattern": _comma_list(ACTION_PATTERN)}},
+    "outcome": {"schema": {"type": "string", "pattern": comma_list("|".join(OUTCOMES))}},
+    "action": {"schema": {"type": "string", "pattern": comma_list(ACTION_PATTERN)}},
     "kind": {"schema": {"type": "string", "enum": list(KINDS)}},
     "limit": {"schema": {"type": "integer", "minimum": 1, "maximum": MAX_LIMIT}},
     "cursor": {"schema": {"type": "string", "maxLength": 1000}},
@@ -107,8 +101,8 @@ AUDIT_PARAMETER_SCHEMAS: dict[str, dict[str, Any]] = {
 READS_PARAMETER_SCHEMAS: dict[str, dict[str, Any]] = {
     "since": {"schema": _MOMENT_SCHEMA},
     "until": {"schema": _MOMENT_SCHEMA},
-    "client": {"schema": {"type": "string", "pattern": _comma_list(CLIENT_PATTERN)}},
-    "service": {"schema": {"type": "string", "pattern": _comma_list(SERVICE_PATTERN)}},
+    "client": {"schema": {"type": "string", "pattern": comma_list(CLIENT_PATTERN)}},
+    "service": {"schema": {"type": "string", "pattern": comma_list(SERVICE_PATTERN)}},
     "kind": {"schema": {"type": "string", "enum": list(READ_KINDS)}},
     "limit": {"schema": {"type": "integer", "minimum": 1, "maximum": MAX_LIMIT}},
     "cursor": {"schema": {"type": "string", "maxLength": 1000}},
@@ -242,51 +236,15 @@ def _text(errors: _Errors, name: str, raw: str | None) -> str | None:
 # -- cursors ----------------------------------------------------------------------------------
 
 
-class CursorRefused(ValueError):
-    """A cursor this gateway did not issue for this query."""
-
-
-def _fingerprint(query: Any) -> str:
-    canonical = json.dumps(asdict(query), sort_keys=True, default=str, ensure_ascii=False)
-    return hashlib.sha256(canonical.encode("utf-8")).hexdigest()[:16]
-
-
-def encode_cursor(sign: Signer, key: list[Any], fingerprint: str) -> str:
-    raw = json.dumps([*key, fingerprint], ensure_ascii=False, separators=(",", ":"))
-    payload = base64.urlsafe_b64encode(raw.encode("utf-8")).decode("ascii").rstrip("=")
-    return f"{payload}.{sign(payload)[:32]}"
-
-
-def decode_cursor(sign: Signer, cursor: str, fingerprint: str, size: int) -> list[Any]:
-    payload, _, signature = cursor.strip().partition(".")
-    if (
-        not payload
-        or len(cursor) > 1000
-        or not hmac.compare_digest(
-            signature.encode("ascii", "replace"), sign(payload)[:32].encode("ascii")
-        )
-    ):
-        raise CursorRefused("the cursor is not one this gateway issued (altered or truncated)")
-    try:
-        values = json.loads(base64.urlsafe_b64decode(payload + "=" * (-len(payload) % 4)))
-    except (binascii.Error, ValueError):  # pragma: no cover - signed by us
-        raise CursorRefused("the cursor does not decode") from None
-    if not isinstance(values, list) or len(values) != size + 1:
-        raise CursorRefused("the cursor does not decode")  # pragma: no cover - signed by us
-    if values[-1] != fingerprint:
-        raise CursorRefused("the cursor belongs to a different query: repeat its parameters")
-    return values[:-1]
-
-
 def _cursor(
-    errors: _Errors, sign: Signer, raw: str | None, fingerprint: str, size: int
+    errors: _Errors, sign: Signer, raw: str | None, query_fingerprint: str, size: int
 ) -> list[Any] | None:
     text = _given(raw)
     if text is None:
         return None
     try:
-        return decode_cursor(sign, text, fingerprint, size)
-    except CursorRefused as exc:
+        return CursorCodec(sign).decode(text, query_fingerprint, size)
+    except BadCursor as exc:
         errors.add("cursor", f"{exc}; use next_cursor of the previous page as it came")
         return None
 
@@ -318,7 +276,7 @@ class AuditQuery:
     after: tuple[datetime, str, int] | None = field(default=None, compare=False)
 
     def fingerprint(self) -> str:
-        return _fingerprint(AuditQuery(**{**_fields(self), "limit": 0, "after": None}))
+        return fingerprint(AuditQuery(**{**_fields(self), "limit": 0, "after": None}))
 
 
 def _fields(query: Any) -> dict[str, Any]:
@@ -465,8 +423,8 @@ async def audit_page(session: AsyncSession, query: AuditQuery, sign: Signer) -> 
     next_cursor = None
     if len(rows) > query.limit:
         last = page[-1]
-        next_cursor = encode_cursor(
-            sign, [_at_text(last.at), last.writer, last.seq], query.fingerprint()
+        next_cursor = CursorCodec(sign).encode(
+            [_at_text(last.at), last.writer, last.seq], query.fingerprint()
         )
     return {
         "records": [record_json(row) for row in page],
@@ -492,7 +450,7 @@ class ReadsQuery:
     after: tuple[datetime, int] | None = field(default=None, compare=False)
 
     def fingerprint(self) -> str:
-        return _fingerprint(ReadsQuery(**{**_fields(self), "limit": 0, "after": None}))
+        return fingerprint(ReadsQuery(**{**_fields(self), "limit": 0, "after": None}))
 
 
 def parse_reads_query(
@@ -617,5 +575,5 @@ async def reads_page(
     next_cursor = None
     if len(rows) > query.limit:
         last = page[-1]
-        next_cursor = encode_cursor(sign, [_at_text(last.at), last.id], query.fingerprint())
+        next_cursor = CursorCodec(sign).encode([_at_text(last.at), last.id], query.fingerprint())
     return {"reads": entries, "limit": query.limit, "next_cursor": next_cursor}

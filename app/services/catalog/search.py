@@ -10,17 +10,13 @@ carries the last row's sort key, signed, and the fingerprint of the query it bel
 
 from __future__ import annotations
 
-import base64
-import binascii
-import hashlib
-import hmac
-import json
 from collections.abc import Callable, Sequence
-from dataclasses import asdict, dataclass
+from dataclasses import dataclass
 
 from sqlalchemy import ColumnElement, and_, case, func, literal, or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from app.core.cursors import BadCursor, CursorCodec, fingerprint
 from app.models.catalog import Item
 from app.services.catalog.normalise import LIKE_ESCAPE, contains_pattern, fold
 from app.services.catalog.store import FRESH, synonym_pairs
@@ -54,8 +50,7 @@ class SearchQuery:
 
     def fingerprint(self) -> str:
         """A short digest of the query: a cursor only continues the query it came from."""
-        canonical = json.dumps(asdict(self), sort_keys=True, ensure_ascii=False)
-        return hashlib.sha256(canonical.encode("utf-8")).hexdigest()[:16]
+        return fingerprint(self)
 
 
 @dataclass(frozen=True, slots=True)
@@ -67,40 +62,19 @@ class SortKey:
     code: str
 
 
-class BadCursor(ValueError):
-    """A cursor that was not issued for this query (tampered, truncated or another query's)."""
-
-
-class CursorCodec:
-    """Opaque, signed cursors: base64url(JSON sort key + fingerprint) '.' signature."""
+class SearchCursors:
+    """The search's cursors: a SortKey in the shared signed form (app.core.cursors)."""
 
     def __init__(self, sign: Callable[[str], str]) -> None:
-        self._sign = sign
+        self._codec = CursorCodec(sign)
 
-    def _signature(self, payload: str) -> str:
-        """128 bits of the keyed HMAC of the payload, in hex."""
-        return self._sign(payload)[:32]
-
-    def encode(self, key: SortKey, fingerprint: str) -> str:
+    def encode(self, key: SortKey, query_fingerprint: str) -> str:
         """The cursor continuing after ``key``."""
-        raw = json.dumps([key.rank, key.length, key.code, fingerprint], ensure_ascii=False)
-        payload = base64.urlsafe_b64encode(raw.encode("utf-8")).decode("ascii").rstrip("=")
-        return f"{payload}.{self._signature(payload)}"
+        return self._codec.encode([key.rank, key.length, key.code], query_fingerprint)
 
-    def decode(self, cursor: str, fingerprint: str) -> SortKey:
+    def decode(self, cursor: str, query_fingerprint: str) -> SortKey:
         """The sort key of a cursor of this query; BadCursor otherwise."""
-        payload, _, signature = cursor.partition(".")
-        if not payload or not hmac.compare_digest(
-            signature.encode("ascii", "replace"), self._signature(payload).encode("ascii")
-        ):
-            raise BadCursor("the cursor is not one this gateway issued (altered or truncated)")
-        try:
-            raw = base64.urlsafe_b64decode(payload + "=" * (-len(payload) % 4))
-            rank, length, code, issued_for = json.loads(raw)
-        except (binascii.Error, ValueError, TypeError):  # pragma: no cover - signed by us
-            raise BadCursor("the cursor does not decode") from None
-        if issued_for != fingerprint:
-            raise BadCursor("the cursor belongs to a different query: repeat its parameters")
+        rank, length, code = self._codec.decode(cursor, query_fingerprint, 3)
         if not (isinstance(rank, int) and isinstance(length, int) and isinstance(code, str)):
             raise BadCursor("the cursor does not decode")  # pragma: no cover - signed by us
         return SortKey(rank, length, code)

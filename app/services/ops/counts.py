@@ -73,7 +73,7 @@ _SPACED_OFFSET = re.compile(
 )
 
 
-def _comma_list(alternatives: str) -> str:
+def comma_list(alternatives: str) -> str:
     return f"^(?:{alternatives})(?:,(?:{alternatives}))*$"
 
 
@@ -104,12 +104,12 @@ COUNTS_PARAMETER_SCHEMAS: dict[str, dict[str, Any]] = {
         }
     },
     "division": {
-        "schema": {"type": "string", "pattern": _comma_list("|".join(sorted(divisions())))}
+        "schema": {"type": "string", "pattern": comma_list("|".join(sorted(divisions())))}
     },
     "service": {
-        "schema": {"type": "string", "pattern": _comma_list(r"[0-9]{6}/[a-z0-9-]{2,40}|[0-9]{1,9}")}
+        "schema": {"type": "string", "pattern": comma_list(r"[0-9]{6}/[a-z0-9-]{2,40}|[0-9]{1,9}")}
     },
-    "outcome": {"schema": {"type": "string", "pattern": _comma_list("|".join(OUTCOMES))}},
+    "outcome": {"schema": {"type": "string", "pattern": comma_list("|".join(OUTCOMES))}},
     "limit": {"schema": {"type": "integer", "minimum": 1, "maximum": MAX_LIMIT}},
 }
 
