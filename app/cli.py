@@ -36,6 +36,7 @@ from app.cli_common import (
     working,
 )
 from app.cli_ops import operators_cli, ops_cli
+from app.cli_persons import persons_cli
 
 if TYPE_CHECKING:
     from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession
@@ -106,6 +107,7 @@ cli.add_typer(catalog_cli, name="catalog")
 cli.add_typer(ops_cli, name="ops")
 cli.add_typer(operators_cli, name="operators")
 cli.add_typer(audit_cli, name="audit")
+cli.add_typer(persons_cli, name="persons")
 
 T = TypeVar("T")
 DEFAULT_GATEWAY_HELP = "The gateway's base URL (default: XYB_PUBLIC_URL, else XYB_HOST:XYB_PORT)."

@@ -39,6 +39,41 @@ PHONE_CONTEXT = "person.phone"
 # Assurance levels carried by person tokens (acr).
 ASSURANCE_PASSWORD = 1  # registered here with a checked ID number and a password
 ASSURANCE_PARTNER = 2  # arrived through a partner app that verified the person's identity
+# Verified in person: a clerk at a service counter (政务服务窗口) saw the ID card and the person.
+ASSURANCE_IN_PERSON = 2
+
+
+class InPersonCheckFailed(ValueError):
+    """An in-person verification that cannot be recorded, and why (never the account's data)."""
+
+
+async def verify_in_person(
+    session: AsyncSession, cipher: DataCipher, *, id_number: str, name: str
+) -> Person:
+    """Raise the account of ``id_number`` to assurance 2: a clerk checked the ID card in person,
+    and the name on the card is the account's. The token of a registration here proves only that
+    someone typed a well-formed ID number; services that act on a person's licenses demand more.
+    """
+    number = normalise_resident_id(id_number)
+    problems = validate_resident_id(number)
+    if problems:
+        raise InPersonCheckFailed(f"The ID number is not valid: {'; '.join(problems)}.")
+    person = await session.scalar(
+        select(Person).where(
+            Person.id_number_hash == cipher.lookup_hash(number, purpose="id_number")
+        )
+    )
+    if person is None:
+        raise InPersonCheckFailed("No account has this ID number: the person registers first.")
+    if person.status != "active":
+        raise InPersonCheckFailed("This account is disabled.")
+    if unicodedata.normalize("NFC", name.strip()) != unicodedata.normalize("NFC", person.name):
+        raise InPersonCheckFailed(
+            "The name on the ID card is not the account's name: nothing was changed."
+        )
+    person.assurance = max(person.assurance, ASSURANCE_IN_PERSON)
+    await session.flush()
+    return person
 
 
 @dataclass(frozen=True)
