@@ -66,6 +66,9 @@ class AccessEvent:
     # else the service's data classification). None when the call read nobody's personal data.
     personal_data_of: int | None = None
     purpose: str | None = None
+    # How it was read, when a connector said so (e.g. "license-read": a client read a holder's
+    # e-license under the holder's consent); None: the call carried the resident's ID number.
+    read_kind: str | None = None
 
 
 _BY_FAULT: dict[Fault, Outcome] = {

@@ -10,6 +10,7 @@ from importlib.metadata import PackageNotFoundError, version
 from fastapi import FastAPI
 from pydantic import BaseModel
 
+from app.connectors.base import ConnectorHost
 from app.connectors.registry import ConnectorRegistry
 from app.core.config import Settings, get_settings
 from app.core.db import create_engine, create_sessionmaker
@@ -21,6 +22,7 @@ from app.core.openapi import Scheme, install_openapi
 from app.core.resources import Resources
 from app.events import AccessEventSink, FanOut, RecentEvents
 from app.gateway.guard import GatewayGuard
+from app.gateway.license_types import LicenseTypeCounter
 from app.gateway.loop import LoopGuard
 from app.gateway.openapi_doc import ROLE_SCOPES
 from app.gateway.proxy import GatewayProxy, GatewayShortcut
@@ -123,8 +125,10 @@ async def lifespan(app: FastAPI) -> AsyncIterator[None]:
             app.state.connector_registry or ConnectorRegistry.discover(),
             app.state.transport_factory or default_transport_factory(settings),
             open_credentials=lambda sealed: open_upstream_auth(cipher, sealed),
+            host=ConnectorHost(res.sessionmaker, lambda: identity, settings),
         )
         app.state.routes = routes
+        app.state.license_types = LicenseTypeCounter(lambda: routes)
         await routes.start()
         register_url = settings.enterprise_register_url
         if register_url is None:
@@ -149,7 +153,10 @@ async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         snapshots = None
         if settings.target_snapshot_interval > 0:
             snapshots = TargetSnapshotTask(
-                res.sessionmaker, settings, interval=settings.target_snapshot_interval
+                res.sessionmaker,
+                settings,
+                interval=settings.target_snapshot_interval,
+                license_types=app.state.license_types.measure,
             )
             await snapshots.start()
         metrics: InstanceMetrics = app.state.metrics

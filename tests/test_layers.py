@@ -29,7 +29,13 @@ DOMAIN = (
 )
 # What may start the simulators: the demo, the CLI that runs it, and contract verification's
 # `--target simulator`.
-SIMULATOR_USERS = ("app/demo.py", "app/cli", "app/contracts/replay.py", "app/simulators/")
+SIMULATOR_USERS = (
+    "app/demo.py",
+    "app/demo_elicense.py",
+    "app/cli",
+    "app/contracts/replay.py",
+    "app/simulators/",
+)
 
 
 def imports(path: Path) -> list[str]:

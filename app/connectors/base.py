@@ -26,11 +26,17 @@ from __future__ import annotations
 
 from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
 from dataclasses import dataclass, field
-from typing import Protocol, runtime_checkable
+from typing import TYPE_CHECKING, Protocol, runtime_checkable
 
 import httpx
 
+from app.core.config import Settings
 from app.core.errors import GatewayError, register_problem_type
+
+if TYPE_CHECKING:
+    from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+
+    from app.identity.state import IdentityManager
 
 UPSTREAM_UNAVAILABLE = register_problem_type(
     "upstream-unavailable",
@@ -97,6 +103,34 @@ class UpstreamBadResponse(ConnectorError):
 
 
 @dataclass(frozen=True, slots=True)
+class CallerFacts:
+    """What the gateway verified about the caller, for connectors that decide on it (the
+    e-license connector: whose licenses, whose consent). Never taken from the caller's headers."""
+
+    client_id: str
+    kind: str  # "person" | "client" | "admin-token"
+    roles: frozenset[str]
+    person_id: int | None
+    assurance: int
+    # The legal person a resident acts for (an agent's token), by its id.
+    acting_for: int | None
+    # The resident's verified ID number: only when the service's classification lets it see it.
+    id_number: str | None
+    # The caller's Xyb-Purpose, already checked (app.gateway.purpose).
+    purpose: str | None
+
+
+@dataclass(frozen=True, slots=True)
+class PersonalRead:
+    """A connector's word that its answer disclosed a resident's personal data (not the caller's
+    own): the gateway records it in the personal-data access log."""
+
+    person_id: int
+    purpose: str
+    kind: str
+
+
+@dataclass(frozen=True, slots=True)
 class UpstreamRequest:
     """One call to an upstream, relative to the service's base URL."""
 
@@ -117,6 +151,7 @@ class UpstreamRequest:
     # Headers the gateway adds for this upstream (its signed assertion, the service's own
     # credentials): never taken from the caller.
     extra_headers: Sequence[tuple[str, str]] = ()
+    caller: CallerFacts | None = None
 
 
 async def _no_more() -> AsyncIterator[bytes]:
@@ -145,6 +180,7 @@ class UpstreamResponse:
     declared_length: int | None = None
     rest: Callable[[], AsyncIterator[bytes]] = field(default=_no_more)
     aclose: Callable[[], Awaitable[None]] = field(default=_nothing_to_close)
+    personal_read: PersonalRead | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -160,6 +196,19 @@ class ConnectorConfig:
     retries: int
     # The pseudonym this gateway adds to Via (loop detection).
     gateway_id: str = "xyb-gateway"
+    # What the gateway lends connectors that keep state of their own (None where it is not
+    # running, e.g. a connector built by a test or a tool).
+    host: ConnectorHost | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class ConnectorHost:
+    """The gateway's database and identity (keys, cipher), for connectors that keep state of their
+    own: the e-license connector's consents and presentations."""
+
+    sessionmaker: async_sessionmaker[AsyncSession]
+    identity: Callable[[], IdentityManager]
+    settings: Settings
 
 
 @runtime_checkable

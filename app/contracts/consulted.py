@@ -25,10 +25,11 @@ from app.connectors.base import (
 
 # Connector names of the upstreams the gateway consults directly (not through /gw).
 CONSULTED_CONNECTORS = frozenset({"registers"})
-# Connectors whose contracts exist before the connector does: until one is installed, its
-# contracts are replayed as plain HTTP too (elicense: the e-license registry's, whose connector
-# is the next part of issue 12); once it is installed, through its own client.
-PLAIN_UNTIL_INSTALLED = frozenset({"elicense"})
+# Connectors that translate a canonical API into their upstream's own protocol (elicense: the
+# gateway's e-license API over the registry's POST-and-envelope protocol). Their contracts
+# describe that protocol, the connector's upstream side, so they are replayed as plain HTTP: sent
+# through the connector they would be read as canonical API calls.
+TRANSLATING_CONNECTORS = frozenset({"elicense"})
 
 
 class PlainHTTPClient:

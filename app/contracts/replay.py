@@ -29,7 +29,11 @@ import httpx
 
 from app.connectors.base import ConnectorConfig, ConnectorError, UpstreamRequest, UpstreamResponse
 from app.connectors.registry import ConnectorRegistry
-from app.contracts.consulted import CONSULTED_CONNECTORS, PLAIN_UNTIL_INSTALLED, PlainHTTPClient
+from app.contracts.consulted import (
+    CONSULTED_CONNECTORS,
+    TRANSLATING_CONNECTORS,
+    PlainHTTPClient,
+)
 from app.contracts.matchers import Mismatch, match_header, match_json, match_xml
 from app.contracts.model import Contract, Interaction
 from app.contracts.static import StaticProblem, check_contract, resolve_operation
@@ -340,9 +344,7 @@ async def replay_contract(
         )
     provider, unchecked = _load_provider(contract)
     registry = registry or ConnectorRegistry.discover()
-    plain = contract.connector in CONSULTED_CONNECTORS or (
-        contract.connector in PLAIN_UNTIL_INSTALLED and contract.connector not in registry.names
-    )
+    plain = contract.connector in CONSULTED_CONNECTORS | TRANSLATING_CONNECTORS
     factory = PlainHTTPClient if plain else registry.factory(contract.connector)
     connector = factory(
         ConnectorConfig(

@@ -39,6 +39,8 @@ class Asserted(NamedTuple):
     # personal data of the token's person (never of a legal person it acts for: the assertion
     # names no one else).
     with_id_number: bool
+    # The ID number itself, for connectors that decide on it (app.connectors.base.CallerFacts).
+    id_number: str | None = None
 
 
 class GatewayGuard:
@@ -48,8 +50,10 @@ class GatewayGuard:
         self._identity = identity
         self.limiter = limiter
         # (subject, client, service, with ID number, signing kid)
-        #   -> (assertion, reuse until, pairwise subject)
-        self._assertions: dict[tuple[str, str, str, bool, str], tuple[str, float, str]] = {}
+        #   -> (assertion, reuse until, pairwise subject, ID number)
+        self._assertions: dict[
+            tuple[str, str, str, bool, str], tuple[str, float, str, str | None]
+        ] = {}
 
     def authenticate(self, scope: Scope) -> Caller:
         authorization = None
@@ -114,7 +118,7 @@ class GatewayGuard:
         now = time.time()
         cached = self._assertions.get(key)
         if cached is not None and cached[1] > now:
-            assertion, _, pairwise = cached
+            assertion, _, pairwise, id_number = cached
         else:
             id_number = None
             if sealed is not None:
@@ -134,8 +138,13 @@ class GatewayGuard:
             )
             if len(self._assertions) >= ASSERTION_CACHE_SIZE:
                 self._assertions.clear()  # rare; simpler than LRU bookkeeping on the hot path
-            self._assertions[key] = (assertion, now + ASSERTION_TTL_S - ASSERTION_REUSE_S, pairwise)
+            self._assertions[key] = (
+                assertion,
+                now + ASSERTION_TTL_S - ASSERTION_REUSE_S,
+                pairwise,
+                id_number,
+            )
         headers = [(ASSERTION_HEADER, assertion)]
         if entry.upstream_auth is not None:
             headers.append(entry.upstream_auth)
-        return Asserted(headers, pairwise, with_id_number)
+        return Asserted(headers, pairwise, with_id_number, id_number)

@@ -32,6 +32,7 @@ from urllib.parse import unquote, urlsplit
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from app.connectors.base import (
+    CallerFacts,
     ConnectorError,
     UpstreamRequest,
     UpstreamResponse,
@@ -89,6 +90,7 @@ class _Call:
         "operation_id",
         "personal_data_of",
         "purpose",
+        "read_kind",
         "request_digest",
         "response_digest",
         "service",
@@ -118,6 +120,7 @@ class _Call:
         self.response_digest: str | None = None
         self.personal_data_of: int | None = None
         self.purpose: str | None = None
+        self.read_kind: str | None = None
 
 
 class GatewayProxy:
@@ -332,6 +335,16 @@ class GatewayProxy:
                     division=entry.division,
                     client_id=caller.client_id,
                     extra_headers=asserted.headers,
+                    caller=CallerFacts(
+                        client_id=caller.client_id,
+                        kind=caller.kind,
+                        roles=caller.roles,
+                        person_id=caller.person_id,
+                        assurance=caller.assurance,
+                        acting_for=caller.acting_for,
+                        id_number=asserted.id_number,
+                        purpose=purpose,
+                    ),
                 )
             )
         except ConnectorError as exc:
@@ -354,6 +367,15 @@ class GatewayProxy:
         finally:
             entry.limit.release()
             call.upstream_ms = (time.perf_counter() - started) * 1000
+        if upstream.personal_read is not None:
+            # The connector disclosed someone else's personal data (a license read under its
+            # holder's consent): that read is the one the log keeps.
+            read = upstream.personal_read
+            call.personal_data_of, call.purpose, call.read_kind = (
+                read.person_id,
+                read.purpose,
+                read.kind,
+            )
         if upstream.status >= 500:
             entry.breaker.record_failure(f"answered {upstream.status}")
         else:
@@ -439,6 +461,7 @@ class GatewayProxy:
                     response_digest=call.response_digest,
                     personal_data_of=call.personal_data_of,
                     purpose=call.purpose,
+                    read_kind=call.read_kind,
                 )
             )
         except Exception:

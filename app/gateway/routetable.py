@@ -21,7 +21,7 @@ from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from sqlalchemy.orm import selectinload
 
-from app.connectors.base import Connector, ConnectorConfig
+from app.connectors.base import Connector, ConnectorConfig, ConnectorHost
 from app.connectors.registry import ConnectorRegistry
 from app.core.config import Settings
 from app.gateway.matcher import PathMatcher
@@ -149,8 +149,10 @@ class RouteTableManager:
         registry: ConnectorRegistry,
         transport_factory: TransportFactory,
         open_credentials: CredentialOpener | None = None,
+        host: ConnectorHost | None = None,
     ) -> None:
         self.settings = settings
+        self.host = host
         self.open_credentials = open_credentials
         self.sessionmaker = sessionmaker
         self.registry = registry
@@ -252,6 +254,7 @@ class RouteTableManager:
                     max_response_bytes=int(self.settings.upstream_max_response),
                     retries=row.retries,
                     gateway_id=self.settings.gateway_id,
+                    host=self.host,
                 )
             )
             breaker = CircuitBreaker(

@@ -3,6 +3,7 @@
 from app.models.audit import AuditCheckpoint, AuditKey, AuditRecord, PersonalDataRead
 from app.models.catalog import Item, Synonym, TargetSnapshot
 from app.models.counting import LATENCY_BOUNDS_MS, AccessCount, CounterBatch, Operator
+from app.models.elicense import LicenseConsent, LicensePresentation
 from app.models.identity import (
     AccountCount,
     Agent,
@@ -40,6 +41,8 @@ __all__ = [
     "IdentityEvent",
     "Item",
     "LegalPerson",
+    "LicenseConsent",
+    "LicensePresentation",
     "Operation",
     "Operator",
     "Person",

@@ -71,7 +71,7 @@ from app.services.ops.sessions import (
     SessionClaims,
     SessionSigner,
 )
-from app.services.ops.targets import compute_targets
+from app.services.ops.targets import NOT_MEASURED, Measured, compute_targets
 
 router = APIRouter(prefix="/ops", tags=["operators"])
 
@@ -209,6 +209,12 @@ _API_RESPONSES = problem_responses(401, 403)
 _OPS_AUTH = security(Scheme.ACCESS, Scheme.ADMIN, Scheme.OPS_SESSION)  # see ops_principal
 
 
+async def license_types_now(request: Request) -> Measured:
+    """The e-license target as the onboarded registry reports it (app.gateway.license_types)."""
+    counter = getattr(request.app.state, "license_types", None)
+    return await counter.measure() if counter is not None else NOT_MEASURED
+
+
 # -- the JSON API -----------------------------------------------------------------------------
 
 
@@ -219,8 +225,11 @@ async def targets(request: Request, session: SessionDep, _: OpsDep) -> dict[str,
     """The four year-end targets: current value, ratio, 7-day rate, projection, on track.
 
     Computing them records today's snapshots (the day's latest value)."""
+    measured = await license_types_now(request)  # before the lock: it may ask the registry
     await lock_for_write(session)  # SQLite: read-then-write needs the write lock first
-    report = await compute_targets(session, _settings(request), now=_clock(request)())
+    report = await compute_targets(
+        session, _settings(request), now=_clock(request)(), license_types=measured
+    )
     return report.as_json()
 
 

@@ -5,7 +5,7 @@ The 14 city systems are connector ``municipal``, each named by the lower-case pi
 prefecture in ``app/data/hunan_divisions.csv`` (``changsha`` .. ``xiangxi``). The registers the
 gateway consults itself are connector ``registers`` (``enterprise``: the market-supervision
 register, served by ``xyb demo`` on port 9015). The e-license registry is connector ``elicense``
-(``registry``; its port will be 9016). Other connectors add
+(``registry``; ``xyb demo`` serves it on port 9016). Other connectors add
 their simulators by adding a function of their providers to ``_PROVIDER_LISTS``.
 """
 

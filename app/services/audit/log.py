@@ -780,7 +780,7 @@ def _read_of_call(event: AccessEvent) -> _Read:
         event.at,
         event.personal_data_of,
         event.purpose or UNSPECIFIED_PURPOSE,
-        GATEWAY_CALL,
+        event.read_kind or GATEWAY_CALL,
         event.client_id,
         event.service,
         event.request_id,

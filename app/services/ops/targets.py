@@ -1,7 +1,8 @@
 """The four year-end targets: where each stands, how fast it moves, and whether it will make it.
 
 - Current values: items online and 一网通办 from the catalog (online *and* bound to an operation
-  of an active service), kinds of e-license (0: the e-license registry does not exist yet), and
+  of an active service), kinds of e-license (the types the onboarded e-license registry lists,
+  measured by the caller before any lock: app.gateway.license_types), and
   users (persons + legal persons, from identity's exact counters).
 - Daily snapshots (``target_snapshots``, one row per local day and target) hold each day's latest
   value: they are upserted whenever the targets are computed (``GET /ops/targets``, ``xyb ops
@@ -20,6 +21,7 @@ import asyncio
 import contextlib
 import logging
 import math
+from collections.abc import Awaitable, Callable
 from dataclasses import asdict, dataclass
 from datetime import date, datetime, timedelta
 from typing import Any
@@ -47,6 +49,19 @@ LABELS = {
     "users": "用户 (persons and legal persons)",
 }
 RATE_WINDOW_DAYS = 7
+
+
+@dataclass(frozen=True, slots=True)
+class Measured:
+    """A target's value measured outside the database (the e-license registry's type count)."""
+
+    value: int
+    source: str
+
+
+# Measures the e-license target; called before any database lock is taken (it may call out).
+LicenseTypeSource = Callable[[], Awaitable[Measured]]
+NOT_MEASURED = Measured(0, "not measured: no e-license registry is connected to this process")
 
 
 @dataclass(frozen=True, slots=True)
@@ -137,8 +152,10 @@ def project(
     )
 
 
-async def current_values(session: AsyncSession) -> tuple[dict[str, int], dict[str, str]]:
-    """Each target's value now, and where it came from."""
+async def current_values(
+    session: AsyncSession, license_types: Measured = NOT_MEASURED
+) -> tuple[dict[str, int], dict[str, str]]:
+    """Each target's value now, and where it came from (``license_types`` measured already)."""
     from app.services.catalog.targets import catalog_target_values
 
     catalog = await catalog_target_values(session)
@@ -146,15 +163,14 @@ async def current_values(session: AsyncSession) -> tuple[dict[str, int], dict[st
     values = {
         "items_online": int(catalog["items_online"]),
         "one_network": int(catalog["one_network"]),
-        "license_types": 0,
+        "license_types": license_types.value,
         "users": int(accounts.get("persons", 0)) + int(accounts.get("legal_persons", 0)),
     }
     sources = {
         "items_online": "catalog: items online and bound to an operation of an active service",
         "one_network": "catalog: items online, bound to an operation of an active service,"
         " and 一网通办",
-        "license_types": "not yet measured: the e-license registry has not been built (0 until"
-        " it lands)",
+        "license_types": license_types.source,
         "users": "identity: persons + legal persons (exact counters)",
     }
     return values, sources
@@ -195,12 +211,17 @@ async def baselines(session: AsyncSession, today: date) -> dict[str, tuple[date,
 
 
 async def compute_targets(
-    session: AsyncSession, settings: Settings, *, now: datetime, record: bool = True
+    session: AsyncSession,
+    settings: Settings,
+    *,
+    now: datetime,
+    record: bool = True,
+    license_types: Measured = NOT_MEASURED,
 ) -> TargetsReport:
     """The four targets as of ``now``; with ``record`` today's snapshots are upserted too."""
     local = aware(now).astimezone(settings.tz)
     today = local.date()
-    values, sources = await current_values(session)
+    values, sources = await current_values(session, license_types)
     if record:
         try:
             async with session.begin_nested():
@@ -237,14 +258,18 @@ async def compute_targets(
 
 
 async def record_snapshots(
-    sessionmaker: async_sessionmaker[AsyncSession], settings: Settings, *, now: datetime
+    sessionmaker: async_sessionmaker[AsyncSession],
+    settings: Settings,
+    *,
+    now: datetime,
+    license_types: Measured = NOT_MEASURED,
 ) -> dict[str, int]:
     """Upsert today's snapshots in a transaction of their own (the daily task's unit of work)."""
     local = aware(now).astimezone(settings.tz)
     async with sessionmaker() as session:
         # Read, then write: on SQLite take the write lock first (see app.core.db.SQLITE_BEGIN).
         await session.connection(execution_options={SQLITE_BEGIN: "immediate"})
-        values, _ = await current_values(session)
+        values, _ = await current_values(session, license_types)
         await upsert_snapshots(session, local.date(), values)
         await session.commit()
     return values
@@ -280,7 +305,9 @@ class TargetSnapshotTask:
         *,
         clock: Clock = system_clock,
         interval: float = 900.0,
+        license_types: LicenseTypeSource | None = None,
     ) -> None:
+        self.license_types = license_types
         self.sessionmaker = sessionmaker
         self.settings = settings
         self.clock = clock
@@ -288,7 +315,10 @@ class TargetSnapshotTask:
         self._task: asyncio.Task[None] | None = None
 
     async def run_once(self) -> dict[str, int]:
-        return await record_snapshots(self.sessionmaker, self.settings, now=self.clock())
+        measured = await self.license_types() if self.license_types else NOT_MEASURED
+        return await record_snapshots(
+            self.sessionmaker, self.settings, now=self.clock(), license_types=measured
+        )
 
     async def _loop(self) -> None:
         while True:

@@ -1,8 +1,8 @@
 """The provincial e-license registry (电子证照库), simulated.
 
-The upstream behind the gateway's e-license API: the gateway's ``elicense`` connector (to come)
-speaks its protocol, which is the registry's own (POST, an envelope with ``resultCode``, pinyin
-field names, yyyyMMdd dates), not the canonical API's. Its contract is
+The upstream behind the gateway's e-license API: the gateway's ``elicense`` connector
+(app/connectors/elicense) speaks its protocol, which is the registry's own (POST, an envelope
+with ``resultCode``, pinyin field names, yyyyMMdd dates), not the canonical API's. Its contract is
 ``contracts/elicense/registry.contract.yaml``. The product never imports this package.
 
 - ``create_registry_app(seed=1, gateway_jwks=..., assertion_issuer=...)``: the registry as an
@@ -37,7 +37,7 @@ from app.simulators.elicense.provider_states import PROVIDER_STATES
 from app.simulators.elicense.serve import RegistryServer
 from app.simulators.elicense.types import RegistryType, registry_types
 
-# Where it will be served next to the cities (9001-9014) and the enterprise register (9015).
+# Where `xyb demo` serves it, next to the cities (9001-9014) and the enterprise register (9015).
 DEMO_PORT = 9016
 
 __all__ = [

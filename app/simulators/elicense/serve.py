@@ -1,4 +1,4 @@
-"""Serve the e-license registry on a real socket (for ``xyb demo`` once it is onboarded there).
+"""Serve the e-license registry on a real socket (``xyb demo`` serves it there).
 
 ::
 
