@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import json
 import logging
 import secrets
 from collections.abc import Callable
@@ -21,7 +22,16 @@ from app.core.config import Settings, load_or_create_secret
 from app.core.db import SQLITE_BEGIN, create_engine, create_sessionmaker
 from app.core.divisions import division as known_division
 from app.core.http_server import uvicorn_options
+from app.demo_elicense import (
+    DemoResident,
+    GatewayKeys,
+    RoleClient,
+    demo_resident,
+    elicense_clients,
+    onboard_elicense,
+)
 from app.simulators import CITY_DIVISIONS, SimulatorHost, city_data, openapi_document
+from app.simulators.elicense import RegistryServer
 from app.simulators.enterprise import RegisterServer, seeded_enterprises
 
 log = logging.getLogger("xyb.demo")
@@ -42,6 +52,13 @@ async def _wait_ready(base: str, within_s: float = 60) -> None:
             if asyncio.get_running_loop().time() > deadline:
                 raise RuntimeError(f"the gateway at {base} did not become ready")
             await asyncio.sleep(0.1)
+
+
+@dataclass(frozen=True)
+class ElicenseExamples:
+    resident: DemoResident
+    verifier: RoleClient
+    registry_url: str
 
 
 @dataclass(frozen=True)
@@ -139,6 +156,7 @@ def examples(
     operator_password: str = "",
     *,
     register_url: str | None = None,
+    elicense: ElicenseExamples | None = None,
 ) -> str:
     """Working curl lines for what the demo serves."""
     city = CITY_DIVISIONS[0]
@@ -159,6 +177,16 @@ def examples(
             f"app secret: {app.client_secret}",
             f"operators' dashboard: {base}/ops/dashboard"
             f" (user {DEMO_OPERATOR}, password {operator_password})",
+            *(
+                [
+                    f"resident id number: {elicense.resident.id_number}",
+                    f"resident password: {elicense.resident.password}",
+                    f"verifier client: {elicense.verifier.client_id}",
+                    f"verifier secret: {elicense.verifier.client_secret}",
+                ]
+                if elicense
+                else []
+            ),
             "",
             "# an access token for the app (client_credentials; valid 15 minutes)",
             f"TOKEN=$(curl -s -u {app.client_id}:{app.client_secret}"
@@ -166,8 +194,10 @@ def examples(
             " | python3 -c 'import json,sys; print(json.load(sys.stdin)"
             '["access_token"])\')',
             "",
-            "# every onboarded operation, as one OpenAPI document",
-            f"curl -s {base}/gw/openapi.json | head -c 600",
+            "# every onboarded operation, as one OpenAPI document (its paths counted)",
+            f"curl -s {base}/gw/openapi.json | python3 -c 'import json,sys;"
+            ' paths = json.load(sys.stdin)["paths"];'
+            ' print(len(paths), "paths:", *list(paths)[:5])\'',
             "# 住房公积金 account of a Changsha resident, through the gateway",
             f"curl -s {auth} {gw}/gjj/accounts/{resident}",
             "# 不动产登记 records by ID number",
@@ -198,6 +228,7 @@ def examples(
                 if register_url
                 else []
             ),
+            *(_elicense_lines(base, app, elicense) if elicense else []),
             "# the onboarded services",
             f"curl -s -H 'Authorization: Bearer {token}' {base}/admin/services",
             "# make Changsha hang, watch the gateway answer 504 within the timeout, then heal it",
@@ -207,6 +238,38 @@ def examples(
             "",
         ]
     )
+
+
+def _elicense_lines(base: str, app: DemoClient, elicense: ElicenseExamples) -> list[str]:
+    """A resident lists their licenses and makes a QR code; a verifier checks it."""
+    resident, verifier = elicense.resident, elicense.verifier
+    gw = f"{base}/gw/430000/elicense"
+    access = """python3 -c 'import json,sys; print(json.load(sys.stdin)["access_token"])'"""
+    text = """python3 -c 'import json,sys; print(json.load(sys.stdin)["text"])'"""
+    png = """python3 -c 'import json,sys; print(json.load(sys.stdin)["qr"]["png"])'"""
+    body = json.dumps({"licenseId": resident.id_card, "disclose": ["age_over_18"]})
+    json_body = "-H 'Content-Type: application/json'"
+    return [
+        f"# e-licenses (电子证照): the registry on {elicense.registry_url} behind 430000/elicense;"
+        f" {resident.name}, a resident holding {resident.licenses}, signs in through the app",
+        f"RESIDENT=$(curl -s -u {app.client_id}:{app.client_secret} -d grant_type=password"
+        f" -d username={resident.id_number} -d password={resident.password}"
+        f" {base}/identity/token | {access})",
+        f'curl -s -H "Authorization: Bearer $RESIDENT" {gw}/licenses',
+        "# scan to show (扫码亮证): a presentation of the 居民身份证 that discloses only that its"
+        " holder is over 18, as text and as a QR code (qr.png)",
+        f"CODE=$(curl -s -H \"Authorization: Bearer $RESIDENT\" {json_body} -d '{body}'"
+        f" {gw}/presentations)",
+        'echo "$CODE"',
+        f'TEXT=$(echo "$CODE" | {text})',
+        f'curl -s -H "Authorization: Bearer $RESIDENT" -o qr.png {base}$(echo "$CODE" | {png})',
+        "# a verifier (a client of the role verifier) checks the scanned text: valid, the holder"
+        " masked, only age_over_18 disclosed; the same code again is already-used",
+        f"VERIFIER=$(curl -s -u {verifier.client_id}:{verifier.client_secret}"
+        f" -d grant_type=client_credentials {base}/identity/token | {access})",
+        f'curl -s -H "Authorization: Bearer $VERIFIER" {json_body}'
+        f' -d "{{\\"text\\": \\"$TEXT\\"}}" {gw}/verifications',
+    ]
 
 
 async def run_demo(
@@ -231,10 +294,21 @@ async def run_demo(
     # It gives legal representatives' ID numbers only to its consumer: this gateway, by a token.
     configured = settings.enterprise_register_token
     register_token = configured.get_secret_value() if configured else secrets.token_urlsafe(32)
-    on_step(f"starting {len(divisions)} city simulators and the enterprise register")
+    # The e-license registry takes the next port (9016); it checks the gateway's assertions.
+    registry_port = 0 if simulator_port == 0 else register_port + 1
+    gateway_keys = GatewayKeys()
+    on_step(
+        f"starting {len(divisions)} city simulators, the enterprise register and the e-license"
+        " registry"
+    )
     async with (
         SimulatorHost(divisions=divisions, base_port=simulator_port) as simulators,
         RegisterServer(port=register_port, consumer_token=register_token) as register,
+        RegistryServer(
+            port=registry_port,
+            gateway_jwks=gateway_keys,
+            assertion_issuer=settings.resolved_issuer,
+        ) as registry,
     ):
         if settings.enterprise_register_url is None:
             settings = settings.model_copy(
@@ -255,19 +329,25 @@ async def run_demo(
             on_step(f"onboarding {len(divisions)} cities through the admin API")
             await onboard_cities(local, token, simulators, divisions)
             app = await demo_client(local, token, divisions)
-            on_step(f"the catalog ({DEMO_ITEMS:,} generated items when empty) and the operator")
-            operator_password = await prepare_operations(settings)
-            on_ready(
-                examples(
-                    base,
-                    token,
-                    simulators,
-                    app,
-                    operator_password,
-                    register_url=settings.enterprise_register_url,
+            on_step("onboarding the e-license registry as 430000/elicense")
+            async with gateway_keys.following(local):
+                await onboard_elicense(local, token, registry.url)
+                verifier, _department = await elicense_clients(local, token, app.client_id)
+                resident = await demo_resident(local, settings)
+                on_step(f"the catalog ({DEMO_ITEMS:,} generated items when empty) and the operator")
+                operator_password = await prepare_operations(settings)
+                on_ready(
+                    examples(
+                        base,
+                        token,
+                        simulators,
+                        app,
+                        operator_password,
+                        register_url=settings.enterprise_register_url,
+                        elicense=ElicenseExamples(resident, verifier, registry.url),
+                    )
                 )
-            )
-            await serving
+                await serving
         finally:
             server.should_exit = True
             with contextlib.suppress(asyncio.CancelledError):
