@@ -29,7 +29,7 @@ CONSULTED_CONNECTORS = frozenset({"registers"})
 # gateway's e-license API over the registry's POST-and-envelope protocol). Their contracts
 # describe that protocol, the connector's upstream side, so they are replayed as plain HTTP: sent
 # through the connector they would be read as canonical API calls.
-TRANSLATING_CONNECTORS = frozenset({"elicense"})
+TRANSLATING_CONNECTORS = frozenset({"alliance", "elicense"})
 
 
 class PlainHTTPClient:

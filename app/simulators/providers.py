@@ -5,8 +5,10 @@ The 14 city systems are connector ``municipal``, each named by the lower-case pi
 prefecture in ``app/data/hunan_divisions.csv`` (``changsha`` .. ``xiangxi``). The registers the
 gateway consults itself are connector ``registers`` (``enterprise``: the market-supervision
 register, served by ``xyb demo`` on port 9015). The e-license registry is connector ``elicense``
-(``registry``; ``xyb demo`` serves it on port 9016). Other connectors add
-their simulators by adding a function of their providers to ``_PROVIDER_LISTS``.
+(``registry``; ``xyb demo`` serves it on port 9016). The partner apps of the cross-province
+alliance are connector ``alliance`` (``guangdong`` 粤省事, ``shanghai`` 随申办, ``jiangxi`` 赣服通;
+ports 9017-9019). Other connectors add their simulators by adding a function of their providers
+to ``_PROVIDER_LISTS``.
 """
 
 from __future__ import annotations
@@ -24,6 +26,7 @@ from app.simulators.city import CITY_DIVISIONS, create_city_app, openapi_documen
 MUNICIPAL = "municipal"
 REGISTERS = "registers"
 ELICENSE = "elicense"
+ALLIANCE = "alliance"
 
 
 @dataclass(frozen=True, slots=True)
@@ -136,11 +139,20 @@ def _elicense_providers() -> list[SimulatorProvider]:
     ]
 
 
+def _alliance_providers() -> list[SimulatorProvider]:
+    """The partner apps of the cross-province alliance (connector ``alliance``): 粤省事 (9017),
+    随申办 (9018) and 赣服通 (9019), each in its own dialect."""
+    from app.simulators.alliance import guangdong, jiangxi, shanghai
+
+    return [partner.simulator_provider() for partner in (guangdong, shanghai, jiangxi)]
+
+
 # Every connector's providers; a later connector appends its own list function here.
 _PROVIDER_LISTS: tuple[Callable[[], list[SimulatorProvider]], ...] = (
     _city_providers,
     _register_providers,
     _elicense_providers,
+    _alliance_providers,
 )
 
 

@@ -1,4 +1,5 @@
-"""Fixtures of the simulator tests: a city app on a fixed clock, and a client for it."""
+"""Fixtures of the simulator tests: a city app on a fixed clock, and a client for it; the
+gateway's keys for the simulators that check its assertion."""
 
 from __future__ import annotations
 
@@ -8,7 +9,9 @@ import httpx
 import pytest
 from starlette.applications import Starlette
 
+from app.identity.keys import KeyRing
 from app.simulators import create_city_app
+from tests.simulators.alliance_support import fresh_keys
 from tests.simulators.clock import fixed_clock
 
 
@@ -24,3 +27,9 @@ async def city_client(city: Starlette) -> AsyncIterator[httpx.AsyncClient]:
         transport=httpx.ASGITransport(app=city), base_url="http://changsha.example"
     ) as c:
         yield c
+
+
+@pytest.fixture(scope="module")
+def gateway_keys() -> KeyRing:
+    """The gateway's keys (one new key per test module)."""
+    return fresh_keys()

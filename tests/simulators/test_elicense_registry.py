@@ -7,12 +7,9 @@ from __future__ import annotations
 import collections
 import functools
 import hashlib
-import os
-import subprocess
-import sys
 import time
 from collections.abc import AsyncIterator
-from datetime import UTC, datetime
+from datetime import datetime
 from pathlib import Path
 from typing import Any
 
@@ -31,8 +28,7 @@ from app.core.identifiers import (
     validate_resident_id,
     validate_uscc,
 )
-from app.identity.keys import KeyRing, generate_key
-from app.identity.tokens import issue_assertion
+from app.identity.keys import KeyRing
 from app.services.elicense.types import license_types
 from app.simulators import Faults, simulator_for
 from app.simulators.city import CITY_DIVISIONS, city_data
@@ -50,11 +46,17 @@ from app.simulators.elicense import (
     seeded_licenses,
 )
 from app.simulators.enterprise import seeded_enterprises
+from tests.simulators.alliance_support import (
+    ISSUER,
+    ROOT,
+    assert_contract_passes,
+    assert_document_anchored,
+    fresh_keys,
+    gateway_assertion,
+)
 from tests.simulators.clock import NOW, fixed_clock
 
-ROOT = Path(__file__).resolve().parent.parent.parent
 CONTRACT = ROOT / "contracts" / "elicense" / "registry.contract.yaml"
-ISSUER = "https://gateway.example"
 ID_CARD_TYPE = next(t.code for t in license_types().values() if t.name == "居民身份证")
 BUSINESS_LICENSE_TYPE = next(t.code for t in license_types().values() if t.name == "营业执照")
 # A valid ID number nobody seeded holds (the enterprise register's and the cities' tests use it).
@@ -497,28 +499,15 @@ async def test_faults_are_injected_in_the_registrys_envelope() -> None:
     assert app.state.received[("POST", "/api/v2/zzlx/query")] == 3
 
 
-@pytest.fixture(scope="module")
-def gateway_keys() -> KeyRing:
-    return KeyRing([generate_key(datetime.now(UTC))])
-
-
 def _assertion(keys: KeyRing, **changes: Any) -> str:
-    claims: dict[str, Any] = {
-        "issuer": ISSUER,
-        "audience": DEFAULT_AUDIENCE,
-        "subject": "pairwise-subject",
-        "client_id": "client-1",
-        "id_number": None,
-        **changes,
-    }
-    return issue_assertion(keys, **claims)
+    return gateway_assertion(keys, **{"audience": DEFAULT_AUDIENCE, "id_number": None, **changes})
 
 
 async def test_given_the_gateways_keys_it_requires_its_assertion(gateway_keys: KeyRing) -> None:
     app = create_registry_app(
         clock=fixed_clock, gateway_jwks=gateway_keys.jwks(), assertion_issuer=ISSUER
     )
-    other = KeyRing([generate_key(datetime.now(UTC))])
+    other = fresh_keys()
     async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://r") as c:
 
         async def with_header(token: str | None) -> httpx.Response:
@@ -619,27 +608,12 @@ def test_it_is_registered_as_a_simulated_provider() -> None:
 
 def test_the_contract_anchors_the_simulators_document() -> None:
     """contracts/elicense/registry.openapi.yaml is the simulator's document, byte for byte."""
-    copy = (CONTRACT.parent / "registry.openapi.yaml").read_bytes()
-    assert copy == openapi_document().encode("utf-8")
-    contract = yaml.safe_load(CONTRACT.read_text(encoding="utf-8"))
-    assert contract["openapi"]["sha256"] == hashlib.sha256(copy).hexdigest()
+    assert_document_anchored(CONTRACT, openapi_document())
 
 
 def test_the_contract_passes_against_the_simulator() -> None:
     """The done criterion, as a user types it."""
-    result = subprocess.run(
-        [
-            *(sys.executable, "-m", "app.cli", "contracts", "verify"),
-            *(str(CONTRACT), "--target", "simulator"),
-        ],
-        capture_output=True,
-        text=True,
-        env={**os.environ, "COLUMNS": "200"},
-        timeout=300,
-        cwd=ROOT,
-    )
-    assert result.returncode == 0, result.stdout[-3000:]
-    assert "14 passed, 0 failed, 0 skipped" in result.stdout
+    assert_contract_passes(CONTRACT, "14 passed, 0 failed, 0 skipped")
 
 
 async def test_a_contract_the_registry_does_not_keep_fails(tmp_path: Path) -> None:

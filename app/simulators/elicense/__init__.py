@@ -16,8 +16,8 @@ with ``resultCode``, pinyin field names, yyyyMMdd dates), not the canonical API'
 - ``RegistryServer``: the app on a real socket.
 """
 
+from app.simulators.assertions import ASSERTION_HEADER
 from app.simulators.elicense.app import (
-    ASSERTION_HEADER,
     DEFAULT_AUDIENCE,
     RegistryState,
     create_registry_app,

@@ -29,8 +29,7 @@ from __future__ import annotations
 
 import json
 import re
-from collections.abc import Callable, Mapping
-from dataclasses import dataclass, replace
+from dataclasses import replace
 from datetime import date, datetime
 from functools import cache
 from importlib.resources import files
@@ -52,8 +51,13 @@ from app.core.identifiers import (
     validate_resident_id,
     validate_uscc,
 )
-from app.identity.keys import public_key_from_jwk
-from app.identity.tokens import InvalidToken, verify_assertion
+from app.simulators.assertions import (
+    ASSERTION_HEADER,
+    AssertionRefused,
+    GatewayAssertions,
+    JwksSource,
+    gateway_assertions,
+)
 from app.simulators.city.api import Clock, shanghai_now
 from app.simulators.elicense.data import (
     CREDIT_CODE,
@@ -68,7 +72,6 @@ from app.simulators.elicense.types import LEGAL_PERSON, PERSON, RegistryType, re
 from app.simulators.faults import FaultMiddleware, Faults, Received
 
 Params = dict[str, Any]
-Jwks = Mapping[str, Any]
 
 OK = "0000"
 BAD_PARAMETER = "1001"
@@ -76,7 +79,6 @@ UNKNOWN_TYPE = "1002"
 NO_SUCH_LICENSE = "2001"
 ALREADY_ISSUED = "2002"
 WRONG_STATUS = "2003"
-ASSERTION_HEADER = "X-XYB-Assertion"
 # The audience of the gateway's assertions for the registry: its service key (division/slug).
 DEFAULT_AUDIENCE = "430000/elicense"
 MAX_PAGE_SIZE = 100
@@ -194,36 +196,14 @@ def _state(request: Request) -> RegistryState:
 # -- the gateway's assertion -------------------------------------------------------------------
 
 
-@dataclass(frozen=True, slots=True)
-class AssertionCheck:
-    """Verifies the gateway's assertions with its published keys (read on every call, so a
-    rotation is followed)."""
-
-    jwks: Callable[[], Jwks]
-    issuer: str
-    audience: str
-
-    def claims(self, token: str | None) -> dict[str, Any]:
-        if not token:
-            raise RegistryError(401, f"缺少网关断言（{ASSERTION_HEADER}）")
-        keys = {}
-        for jwk in self.jwks().get("keys", []):
-            try:
-                key = public_key_from_jwk(jwk)
-            except (ValueError, TypeError):
-                continue
-            keys[key.kid] = key
-        try:
-            return verify_assertion(token, keys.get, issuer=self.issuer, audience=self.audience)
-        except InvalidToken as refused:
-            raise RegistryError(401, f"网关断言无效：{refused}") from None
-
-
 async def _read(request: Request) -> Params:
     """The request's JSON object, after the gateway's assertion (when checked)."""
-    check: AssertionCheck | None = request.app.state.assertion
-    if check is not None:
-        request.state.assertion = check.claims(request.headers.get(ASSERTION_HEADER))
+    assertions: GatewayAssertions | None = request.app.state.assertion
+    if assertions is not None:
+        try:
+            request.state.assertion = assertions.verify(request.headers.get(ASSERTION_HEADER))
+        except AssertionRefused as refused:
+            raise RegistryError(401, refused.reason) from None
     try:
         body = json.loads(await request.body())
     except ValueError:
@@ -484,13 +464,6 @@ async def _server_error_handler(request: Request, exc: Exception) -> Response:
     return registry_error(500)
 
 
-def _jwks_source(jwks: Jwks | Callable[[], Jwks]) -> Callable[[], Jwks]:
-    if callable(jwks):
-        return jwks
-    fixed = dict(jwks)
-    return lambda: fixed
-
-
 def create_registry_app(
     *,
     seed: int = 1,
@@ -498,7 +471,7 @@ def create_registry_app(
     received: Received | None = None,
     provider_states: bool = True,
     clock: Clock = shanghai_now,
-    gateway_jwks: Jwks | Callable[[], Jwks] | None = None,
+    gateway_jwks: JwksSource | None = None,
     assertion_issuer: str | None = None,
     assertion_audience: str = DEFAULT_AUDIENCE,
 ) -> Starlette:
@@ -513,11 +486,7 @@ def create_registry_app(
 
     faults = faults if faults is not None else Faults()
     received = received if received is not None else Received()
-    check: AssertionCheck | None = None
-    if gateway_jwks is not None:
-        if not assertion_issuer:
-            raise ValueError("checking the gateway's assertions needs its issuer")
-        check = AssertionCheck(_jwks_source(gateway_jwks), assertion_issuer, assertion_audience)
+    assertions = gateway_assertions(gateway_jwks, assertion_issuer, assertion_audience)
     document_yaml = openapi_document()
 
     async def openapi_as_yaml(request: Request) -> Response:
@@ -556,7 +525,7 @@ def create_registry_app(
         },
     )
     app.state.registry = RegistryState(seed, clock)
-    app.state.assertion = check
+    app.state.assertion = assertions
     app.state.faults = faults
     app.state.received = received
     return app
