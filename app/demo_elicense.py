@@ -125,13 +125,20 @@ async def elicense_clients(
     made: list[RoleClient] = []
     async with httpx.AsyncClient(base_url=base, headers=headers, timeout=60) as client:
         await _grant(client, app_client_id, RESIDENT_OPERATIONS)
-        for name, role, operations in (
-            ("扫码核验终端 (demo verifier)", "verifier", ["verifyPresentation"]),
-            ("发证部门 (demo department)", "department", ["issueLicense", "revokeLicense"]),
+        for name, role, operations, division in (
+            ("扫码核验终端 (demo verifier)", "verifier", ["verifyPresentation"], None),
+            # A provincial department: it issues and revokes for issuers anywhere in Hunan.
+            (
+                "发证部门 (demo department)",
+                "department",
+                ["issueLicense", "revokeLicense"],
+                DIVISION,
+            ),
         ):
-            created = await client.post(
-                "/admin/clients", json={"name": name, "kind": "app", "roles": [role]}
-            )
+            fields = {"name": name, "kind": "app", "roles": [role]}
+            if division is not None:
+                fields["division"] = division
+            created = await client.post("/admin/clients", json=fields)
             created.raise_for_status()
             info = created.json()
             await _grant(client, info["client_id"], operations)
@@ -169,19 +176,23 @@ async def demo_resident(base: str, settings: Settings) -> DemoResident:
         )
         if answer.status_code not in (201, 409):
             raise RuntimeError(f"registering the demo resident failed: {answer.text}")
-    await _verified_in_person(settings, id_number, name)
+    await _verified_in_person(settings, id_number, name, password)
     id_card = license_types_named("居民身份证")[0].code
     card = next(x for x in held if x.type_code == id_card and x.status(date.today()) == "01")
     return DemoResident(name, id_number, phone, password, len(held), card.identifier)
 
 
-async def _verified_in_person(settings: Settings, id_number: str, name: str) -> None:
+async def _verified_in_person(settings: Settings, id_number: str, name: str, password: str) -> None:
+    """The counter verification (it sets a new password: the demo's own, so the printed one
+    keeps working)."""
     engine = create_engine(settings)
     try:
         async with create_sessionmaker(engine)() as session, session.begin():
             # The gateway beside it writes too: on SQLite take the write lock first.
             await session.connection(execution_options={SQLITE_BEGIN: "immediate"})
             cipher = DataCipher.from_text(settings.resolved_data_key)
-            await verify_in_person(session, cipher, id_number=id_number, name=name)
+            await verify_in_person(
+                session, cipher, id_number=id_number, name=name, new_password=password
+            )
     finally:
         await engine.dispose()

@@ -118,6 +118,8 @@ class CallerFacts:
     id_number: str | None
     # The caller's Xyb-Purpose, already checked (app.gateway.purpose).
     purpose: str | None
+    # A client's own division (GB/T 2260), when it has one: a department issues within it.
+    division: str | None = None
 
 
 @dataclass(frozen=True, slots=True)

@@ -344,6 +344,7 @@ class GatewayProxy:
                         acting_for=caller.acting_for,
                         id_number=asserted.id_number,
                         purpose=purpose,
+                        division=caller.division,
                     ),
                 )
             )

@@ -9,8 +9,9 @@ from __future__ import annotations
 
 import asyncio
 import re
+import secrets
 import unicodedata
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
@@ -27,7 +28,7 @@ from app.core.identifiers import (
 )
 from app.identity.crypto import DataCipher
 from app.identity.passwords import hash_password
-from app.models.identity import AccountCount, Agent, LegalPerson, Person
+from app.models.identity import AccountCount, Agent, LegalPerson, Person, RefreshToken
 
 PHONE = re.compile(r"^1[3-9]\d{9}$")
 MIN_PASSWORD = 8
@@ -47,17 +48,85 @@ class InPersonCheckFailed(ValueError):
     """An in-person verification that cannot be recorded, and why (never the account's data)."""
 
 
+# A generated password is read out at the counter: no look-alike characters (0/o, 1/l/i), four
+# groups of four (16 characters of 31 symbols: about 79 bits), dashes between them.
+_SPOKEN_ALPHABET = "abcdefghjkmnpqrstuvwxyz23456789"
+
+
+def generated_password() -> str:
+    """A random password a clerk can hand over, e.g. ``k7mq-3xzp-a9tr-hw2e`` (19 characters)."""
+    return "-".join("".join(secrets.choice(_SPOKEN_ALPHABET) for _ in range(4)) for _ in range(4))
+
+
+@dataclass(frozen=True)
+class InPersonVerified:
+    """What a counter verification did. ``password`` is the account's new password, to be told
+    once to the person at the counter and never stored or logged; ``renamed``: the card's name
+    replaced another one; ``sessions_ended``: refresh-token families revoked; ``phone_changed``:
+    the phone given at the counter replaced the account's."""
+
+    person: Person
+    password: str = field(repr=False)
+    renamed: bool
+    sessions_ended: int = 0
+    phone_changed: bool = False
+
+
 async def verify_in_person(
-    session: AsyncSession, cipher: DataCipher, *, id_number: str, name: str
-) -> Person:
-    """Raise the account of ``id_number`` to assurance 2: a clerk checked the ID card in person,
-    and the name on the card is the account's. The token of a registration here proves only that
-    someone typed a well-formed ID number; services that act on a person's licenses demand more.
+    session: AsyncSession,
+    cipher: DataCipher,
+    *,
+    id_number: str,
+    name: str,
+    phone: str | None = None,
+    new_password: str | None = None,
+) -> InPersonVerified:
+    """Bind the account of ``id_number`` to the person a clerk saw at a service counter with
+    their ID card, and raise it to assurance 2.
+
+    The ID card is authoritative. Registration checks only that an ID number is well formed, so
+    whoever registered the number first may not be its holder: they may have typed the holder's
+    name (a squatter waiting for the holder's verification to raise *their* password to
+    assurance 2) or a wrong one (locking the holder out). So the verification does not trust
+    anything the account holds but the number:
+
+    - the account's name becomes the card's (NFC, stripped; checked as registration checks it);
+    - with ``phone``, the account's phone becomes it (refused when another account holds it);
+    - the password is replaced: ``new_password`` (registration's rules) or a generated one,
+      returned for the clerk to hand over;
+    - every live refresh-token family of the person is revoked (with its change-feed event, so
+      the access tokens of those families stop on every instance as the feed reaches it), so
+      whoever held the account before is signed out. Access tokens issued without a refresh
+      token live out their lifetime (``access_token_ttl``, 15 minutes by default) and carry the
+      assurance they were issued with; new tokens carry assurance 2.
+
+    An account that does not exist is refused: the person registers first. Any refusal
+    (``InPersonCheckFailed``) changes nothing; its message never quotes the account's data.
     """
+    from app.identity.oauth import revoke_family  # oauth imports this module
+
     number = normalise_resident_id(id_number)
     problems = validate_resident_id(number)
     if problems:
         raise InPersonCheckFailed(f"The ID number is not valid: {'; '.join(problems)}.")
+    card_name = unicodedata.normalize("NFC", name.strip())
+    if (reason := _name_problem(card_name, MAX_NAME, "the name is empty")) is not None:
+        raise InPersonCheckFailed(f"The name is not valid: {reason}.")
+    new_phone = phone.strip() if phone is not None else None
+    if new_phone is not None and not PHONE.fullmatch(new_phone):
+        raise InPersonCheckFailed(
+            "The phone is not valid: a mainland mobile number has 11 digits and starts with 1."
+        )
+    if new_password is None:
+        password = generated_password()
+    else:
+        password = new_password
+        reason = _password_problem(password, phone=new_phone, id_number=number)
+        if reason is not None:
+            raise InPersonCheckFailed(f"The new password is not valid: {reason}.")
+    # argon2 takes tens of milliseconds: in a worker thread.
+    password_hash = await asyncio.to_thread(hash_password, password)
+
     person = await session.scalar(
         select(Person).where(
             Person.id_number_hash == cipher.lookup_hash(number, purpose="id_number")
@@ -67,13 +136,53 @@ async def verify_in_person(
         raise InPersonCheckFailed("No account has this ID number: the person registers first.")
     if person.status != "active":
         raise InPersonCheckFailed("This account is disabled.")
-    if unicodedata.normalize("NFC", name.strip()) != unicodedata.normalize("NFC", person.name):
+    if (
+        new_phone is None
+        and person.phone_hash is not None
+        and cipher.lookup_hash(password.strip(), purpose="phone") == person.phone_hash
+    ):
         raise InPersonCheckFailed(
-            "The name on the ID card is not the account's name: nothing was changed."
+            "The new password is not valid: must not be the phone number or the ID number."
         )
-    person.assurance = max(person.assurance, ASSURANCE_IN_PERSON)
-    await session.flush()
-    return person
+    phone_hash = cipher.lookup_hash(new_phone, purpose="phone") if new_phone else None
+    if phone_hash is not None:
+        holder = await session.scalar(select(Person.id).where(Person.phone_hash == phone_hash))
+        if holder is not None and holder != person.id:
+            raise InPersonCheckFailed(
+                "This phone number belongs to another account: nothing was changed."
+            )
+    phone_changed = phone_hash is not None and person.phone_hash != phone_hash
+    renamed = unicodedata.normalize("NFC", person.name) != card_name
+    try:
+        # The changes in a savepoint: a phone taken meanwhile by another account (the unique
+        # index) undoes them alone.
+        async with session.begin_nested():
+            if phone_changed and new_phone is not None:
+                person.phone_enc = cipher.encrypt(new_phone, context=PHONE_CONTEXT)
+                person.phone_hash = phone_hash
+                person.phone_masked = mask_phone(new_phone)
+            person.name = card_name
+            person.password_hash = password_hash
+            person.assurance = max(person.assurance, ASSURANCE_IN_PERSON)
+            await session.flush()
+    except IntegrityError:
+        raise InPersonCheckFailed(
+            "This phone number belongs to another account: nothing was changed."
+        ) from None
+    families = (
+        await session.scalars(
+            select(RefreshToken.family)
+            .where(
+                RefreshToken.person_id == person.id,
+                RefreshToken.revoked_at.is_(None),
+                RefreshToken.expires_at > datetime.now(UTC),
+            )
+            .distinct()
+        )
+    ).all()
+    for family in sorted(families):
+        await revoke_family(session, family)
+    return InPersonVerified(person, password, renamed, len(families), phone_changed)
 
 
 @dataclass(frozen=True)
@@ -130,15 +239,25 @@ def check_new_person(data: NewPerson) -> list[dict[str, str]]:
         errors.append(
             field_error("phone", "a mainland mobile number has 11 digits and starts with 1")
         )
-    if not _encodable(data.password):
-        errors.append(field_error("password", "contains characters that are not Unicode text"))
-    elif len(data.password) < MIN_PASSWORD:
-        errors.append(field_error("password", f"at least {MIN_PASSWORD} characters"))
-    elif len(data.password) > MAX_PASSWORD:
-        errors.append(field_error("password", f"at most {MAX_PASSWORD} characters"))
-    elif data.password.strip() in (data.phone.strip(), normalise_resident_id(data.id_number)):
-        errors.append(field_error("password", "must not be the phone number or the ID number"))
+    reason = _password_problem(
+        data.password, phone=data.phone.strip(), id_number=normalise_resident_id(data.id_number)
+    )
+    if reason is not None:
+        errors.append(field_error("password", reason))
     return errors
+
+
+def _password_problem(password: str, *, phone: str | None, id_number: str) -> str | None:
+    """Why ``password`` cannot be an account's password; None when it is fine."""
+    if not _encodable(password):
+        return "contains characters that are not Unicode text"
+    if len(password) < MIN_PASSWORD:
+        return f"at least {MIN_PASSWORD} characters"
+    if len(password) > MAX_PASSWORD:
+        return f"at most {MAX_PASSWORD} characters"
+    if password.strip() in (phone, id_number):
+        return "must not be the phone number or the ID number"
+    return None
 
 
 async def count_account(session: AsyncSession, kind: str) -> None:

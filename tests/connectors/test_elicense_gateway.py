@@ -48,6 +48,7 @@ from app.simulators.enterprise import Enterprise, create_register_app, seeded_en
 from tests.conftest import ADMIN_TOKEN, DATA_KEY
 from tests.databases import create_database, drop_database
 from tests.identity.api_support import (
+    PASSWORD,
     Json,
     bearer,
     create_client,
@@ -164,12 +165,16 @@ class Env:
         assert issued.status_code == 200, issued.text
         return bearer(issued.json()["access_token"])
 
-    async def role_client(self, role: str | None, operations: list[str]) -> dict[str, str]:
+    async def role_client(
+        self, role: str | None, operations: list[str], division: str | None = None
+    ) -> dict[str, str]:
         """A client of ``role`` (none: a plain app) granted ``operations``; its token's headers
         (its id kept in ``client_ids``)."""
         fields: Json = {"name": f"e-license {role or 'app'} client"}
         if role is not None:
             fields["roles"] = [role]
+        if division is not None:
+            fields["division"] = division
         created = await create_client(self.client, self.admin, **fields)
         await grant(self.client, self.admin, created["client_id"], DIVISION, SLUG, operations)
         headers = await self.token_of(created)
@@ -186,7 +191,9 @@ class Env:
             try:
                 async with create_sessionmaker(engine)() as session, session.begin():
                     cipher = DataCipher.from_text(DATA_KEY)
-                    await verify_in_person(session, cipher, id_number=id_number, name=name)
+                    await verify_in_person(
+                        session, cipher, id_number=id_number, name=name, new_password=PASSWORD
+                    )
             finally:
                 await engine.dispose()
         issued = await login(self.client, self.app_client, person["raw"]["phone"])
@@ -281,7 +288,7 @@ async def env(tmp_path_factory: pytest.TempPathFactory) -> AsyncIterator[Env]:
             )
             partial.verifier = await partial.role_client("verifier", ["verifyPresentation"])
             partial.department = await partial.role_client(
-                "department", ["issueLicense", "revokeLicense"]
+                "department", ["issueLicense", "revokeLicense"], division="430000"
             )
             partial.unroled = await partial.role_client(
                 None, ["verifyPresentation", "issueLicense", "revokeLicense"]
@@ -629,8 +636,10 @@ async def test_only_a_verifier_checks_and_only_the_holder_presents(env: Env) -> 
     # The refused check did not use the single-use code up.
     assert (await verify(env, text))["valid"] is True
 
+    # Another's license is answered as one the registry does not hold (identifiers embed ID
+    # numbers: a 403 would tell who holds a license).
     someone_elses = await present(env, env.holder, licenseId=env.other.valid().identifier)
-    problem_type(someone_elses, 403, "license-not-yours")
+    problem_type(someone_elses, 404, "license-not-found")
 
 
 async def test_disclosing_an_unknown_field_lists_the_disclosable_ones(env: Env) -> None:
@@ -727,10 +736,11 @@ async def test_a_client_reads_a_license_only_with_the_holders_consent_for_its_pu
         headers=for_purpose(reader, purpose),
     )
     problem_type(theirs, 403, "consent-required")
-    # An unknown license of the consented type is simply not there.
+    # An unknown license of the consented type answers like one whose holder did not consent.
     unknown = make_license_id(ID_CARD, "431281", "888888888888", 3)
     missing = await env.client.get(f"{GW}/licenses/{unknown}", headers=for_purpose(reader, purpose))
-    problem_type(missing, 404, "license-not-found")
+    # The same answer as a holder who did not consent: no oracle of which licenses exist.
+    assert problem_type(missing, 403, "consent-required")["detail"] == theirs.json()["detail"]
 
     await env.app.state.audit.flush()
     log = await env.client.get("/identity/me/access-log", headers=env.holder.headers)
@@ -825,6 +835,87 @@ async def test_a_department_issues_a_license_the_holder_then_lists(env: Env) -> 
     problem_type(again, 409, "license-conflict")
 
 
+async def test_a_department_acts_only_within_its_division_and_writes_printable_text(
+    env: Env,
+) -> None:
+    kind = registry_types()["11100000000013338W001"]
+    today = date.today()
+    number = "4312002026" + env.other.id_number[-6:].replace("X", "0")
+
+    def body(issuer: str, **changes: Any) -> Json:
+        return {
+            "licenseId": make_license_id(kind.code, issuer, number),
+            "holder": {"kind": "person", "name": env.other.name, "code": env.other.id_number},
+            "issuer": {"name": "怀化市住房和城乡建设局"},
+            "validFrom": today.isoformat(),
+            "validUntil": None,
+            "data": {"qualification": "市政公用工程"},
+            **changes,
+        }
+
+    huaihua = await env.role_client("department", ["issueLicense", "revokeLicense"], "431200")
+    outside = await env.client.post(f"{GW}/licenses", json=body("430100"), headers=huaihua)
+    problem = problem_type(outside, 403, "role-required")
+    assert problem["division"] == "431200"
+    # A seeded license of a Changsha issuer: not Huaihua's to revoke.
+    changsha = next(
+        x for x in seeded_licenses(1) if x.issuer_code.startswith("4301") and x.revoked_on is None
+    )
+    revoke = await env.client.post(
+        f"{GW}/licenses/{changsha.identifier}/revocation",
+        json={"reason": "测试"},
+        headers=huaihua,
+    )
+    problem_type(revoke, 403, "role-required")
+    no_division = await env.role_client("department", ["issueLicense"])
+    refused = await env.client.post(f"{GW}/licenses", json=body("431200"), headers=no_division)
+    assert "division" in problem_type(refused, 403, "role-required")["detail"]
+    # What holders and verifiers will read is printable text only.
+    for changes, pointer in (
+        (
+            {"holder": {"kind": "person", "name": "王\u202e玲", "code": env.other.id_number}},
+            "/body/holder/name",
+        ),
+        ({"data": {"qualification": "a\u0000b"}}, "/body/data/qualification"),
+    ):
+        hostile = await env.client.post(
+            f"{GW}/licenses", json=body("431200", **changes), headers=huaihua
+        )
+        assert problem_type(hostile, 422, "validation-failed")["errors"][0]["pointer"] == pointer
+
+
+async def test_a_license_not_yet_in_effect_cannot_be_shown(env: Env) -> None:
+    kind = registry_types()["11100000000013338W001"]
+    start = date.today() + timedelta(days=30)
+    number = "4300002027" + env.holder.id_number[-6:].replace("X", "0")
+    identifier = make_license_id(kind.code, "430000", number)
+    issued = await env.client.post(
+        f"{GW}/licenses",
+        json={
+            "licenseId": identifier,
+            "holder": {"kind": "person", "name": env.holder.name, "code": env.holder.id_number},
+            "issuer": {"name": "湖南省住房和城乡建设厅"},
+            "validFrom": start.isoformat(),
+            "validUntil": None,
+            "data": {
+                "holder_name": env.holder.name,
+                "id_number": env.holder.id_number,
+                "license_number": number,
+                "qualification": "水利水电工程",
+                "level": "二级",
+                "issue_date": start.strftime("%Y%m%d"),
+                "valid_until": (start + timedelta(days=365 * 3)).strftime("%Y%m%d"),
+                "issuer": "湖南省住房和城乡建设厅",
+            },
+        },
+        headers=env.department,
+    )
+    assert issued.status_code == 201, issued.text
+    assert issued.json()["status"] == "pending"
+    shown = await present(env, env.holder, licenseId=identifier)
+    assert problem_type(shown, 409, "license-conflict")["licenseStatus"] == "pending"
+
+
 # -- 7. the license-type target ----------------------------------------------------------------
 
 
@@ -880,3 +971,15 @@ async def test_a_registry_holding_three_types_reports_three(
     answer = await client.get("/ops/targets", headers=admin_headers)
     assert answer.status_code == 200, answer.text
     assert _targets(answer.json())["license_types"]["current"] == 3
+
+
+async def test_a_consent_goes_only_to_a_client_that_may_read_licenses(env: Env) -> None:
+    verifier_id = env.client_ids[env.verifier["Authorization"]]
+    until = (date.today() + timedelta(days=30)).isoformat()
+    answer = await env.client.post(
+        f"{GW}/consents",
+        json={"clientId": verifier_id, "licenseType": ID_CARD, "purpose": "核验", "until": until},
+        headers=env.holder.headers,
+    )
+    problem = problem_type(answer, 422, "validation-failed")
+    assert problem["errors"] == [{"pointer": "/body/clientId", "detail": "no getLicense grant"}]

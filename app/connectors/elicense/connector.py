@@ -51,7 +51,6 @@ from app.connectors.elicense.problems import (
     LICENSE_CONFLICT,
     LICENSE_NOT_FOUND,
     LICENSE_REFUSED,
-    NOT_HOLDER,
     PRESENTATION_GONE,
     PRESENTATION_NOT_FOUND,
     REGISTRY_FAILED,
@@ -312,7 +311,15 @@ class ElicenseConnector:
         kind = query.get("holderKind")
         if kind:
             if kind not in mapping.HOLDER_KIND_CODES:
-                raise Refusal(VALIDATION_FAILED, "holderKind is person or legal_person.")
+                raise Refusal(
+                    VALIDATION_FAILED,
+                    "holderKind is person or legal_person.",
+                    {
+                        "errors": [
+                            {"pointer": "/query/holderKind", "detail": "person or legal_person"}
+                        ]
+                    },
+                )
             body["czztlx"] = mapping.HOLDER_KIND_CODES[kind]
         answer = await self._registry(request, reg.TYPES, body)
         if not answer.ok:
@@ -426,8 +433,18 @@ class ElicenseConnector:
     def _refused(answer: reg.RegistryAnswer) -> Refusal:
         """The registry's refusal (1xxx, 2xxx) in the canonical API's words."""
         if answer.code == reg.UNKNOWN_TYPE:
-            return Refusal(LICENSE_REFUSED, "The registry lists no license type with this code.")
-        return Refusal(LICENSE_REFUSED, f"The registry refused it: {answer.message}")
+            return Refusal(
+                LICENSE_REFUSED,
+                "The registry lists no license type with this code.",
+                {"errors": [{"pointer": "", "detail": "unknown license type"}]},
+            )
+        # The registry's words may quote what was sent: only printable characters pass.
+        said = "".join(c if c.isprintable() else "?" for c in answer.message)
+        return Refusal(
+            LICENSE_REFUSED,
+            f"The registry refused it: {said}",
+            {"errors": [{"pointer": "/body", "detail": said}]},
+        )
 
     async def _detail(
         self, request: UpstreamRequest, license_id: str, *, holder_only: bool = False
@@ -467,12 +484,27 @@ class ElicenseConnector:
         async with host.sessionmaker() as session:
             type_code = parse_license_id(license_id).license_type_code
             await self._may_read_type(session, facts, type_code, today)
-            record = await self._detail(request, license_id)
+            try:
+                record = await self._detail(request, license_id)
+            except Refusal as refused:
+                if refused.problem is not LICENSE_NOT_FOUND:
+                    raise
+                # The same answer as a holder who has not consented: a client with a consent
+                # for the type must not learn which licenses of it exist.
+                raise self._no_consent(facts) from None
             read = await self._consented_read(session, facts, record, today)
         view = mapping.license_view(record, today, with_data=True)
         answer = json_answer(200, view)
         answer.personal_read = read
         return answer
+
+    @staticmethod
+    def _no_consent(facts: CallerFacts) -> Refusal:
+        return Refusal(
+            CONSENT_REQUIRED,
+            f"No live consent of this license's holder lets the client {facts.client_id} read it"
+            " for this purpose (or the registry holds no such license).",
+        )
 
     async def _may_read_type(
         self, session: AsyncSession, facts: CallerFacts, type_code: str, today: date
@@ -530,19 +562,61 @@ class ElicenseConnector:
             legal_person_id=legal_person_id,
         )
         if consent is None:
-            raise Refusal(
-                CONSENT_REQUIRED,
-                f"The holder of this license has not consented to the client {facts.client_id}"
-                " reading it for this purpose (or the consent was withdrawn or has ended).",
-            )
+            raise self._no_consent(facts)
         if person_id is None:
             return None  # a legal person's license: no resident's personal data
         return PersonalRead(person_id, facts.purpose, LICENSE_READ)
 
+    def _department(self, request: UpstreamRequest) -> str:
+        """The division a department client issues and revokes within (its own, as the admin
+        gave it; a department client without one acts for nobody)."""
+        facts = self._role(request, DEPARTMENT)
+        if facts.division is None:
+            raise Refusal(
+                ROLE_REQUIRED,
+                "A department client needs its division (GB/T 2260, given when the client is"
+                " created): it issues and revokes only licenses of issuers within it.",
+                {"required_role": DEPARTMENT},
+            )
+        return facts.division
+
+    @staticmethod
+    def _within(division: str, issuer_segment: str) -> bool:
+        """Whether a license's issuer segment (a division code, or a credit code whose 3rd-8th
+        characters are its registering division) lies within ``division``."""
+        place = issuer_segment if len(issuer_segment) == 6 else issuer_segment[2:8]
+        prefix = division.rstrip("0")
+        prefix = prefix + "0" * (len(prefix) % 2)  # 430000 -> 43, 431200 -> 4312
+        return place.startswith(prefix)
+
+    def _jurisdiction(self, division: str, issuer_segment: str) -> None:
+        if not self._within(division, issuer_segment):
+            raise Refusal(
+                ROLE_REQUIRED,
+                f"This department issues and revokes licenses of issuers within {division};"
+                " this license's issuer is outside it.",
+                {"required_role": DEPARTMENT, "division": division},
+            )
+
+    @staticmethod
+    def _text(value: object, pointer: str, longest: int = 200) -> str:
+        """A text a department writes into a license: shown to holders and verifiers as it is,
+        so printable only (no control or bidirectional characters) and bounded."""
+        text = str(value if value is not None else "").strip()
+        if not text or len(text) > longest or not text.isprintable():
+            raise Refusal(
+                VALIDATION_FAILED,
+                f"{pointer.rsplit('/', 1)[-1]} is 1 to {longest} printable characters (no control"
+                " or invisible formatting characters).",
+                {"errors": [{"pointer": pointer, "detail": "not printable text"}]},
+            )
+        return text
+
     async def issue(self, request: UpstreamRequest, params: list[str]) -> UpstreamResponse:
-        self._role(request, DEPARTMENT)
+        division = self._department(request)
         body = self._body(request)
         license_id = self._license_id(str(body.get("licenseId", "")), "/body/licenseId")
+        self._jurisdiction(division, parse_license_id(license_id).issuer_code)
         holder = body.get("holder") or {}
         kind, code = str(holder.get("kind", "")), str(holder.get("code", ""))
         problems = validate_resident_id(code) if kind == "person" else validate_uscc(code)
@@ -552,6 +626,19 @@ class ElicenseConnector:
                 f"The holder's code is not valid: {'; '.join(problems)}.",
                 {"errors": [{"pointer": "/body/holder/code", "detail": p} for p in problems]},
             )
+        holder_name = self._text(holder.get("name"), "/body/holder/name")
+        issuer_name = self._text((body.get("issuer") or {}).get("name"), "/body/issuer/name")
+        data = body.get("data") or {}
+        if not isinstance(data, dict):
+            raise Refusal(
+                VALIDATION_FAILED,
+                "data is an object of text values.",
+                {"errors": [{"pointer": "/body/data", "detail": "an object of text values"}]},
+            )
+        items = {
+            self._text(key, "/body/data", 64): self._text(value, f"/body/data/{key}", 2000)
+            for key, value in data.items()
+        }
         try:
             valid_from = date.fromisoformat(str(body.get("validFrom")))
             until_text = body.get("validUntil")
@@ -559,39 +646,49 @@ class ElicenseConnector:
             issued_text = body.get("issuedOn")
             issued_on = valid_from if issued_text is None else date.fromisoformat(str(issued_text))
         except ValueError:
-            raise Refusal(VALIDATION_FAILED, "Dates are yyyy-mm-dd.") from None
+            raise Refusal(
+                VALIDATION_FAILED,
+                "Dates are yyyy-mm-dd.",
+                {"errors": [{"pointer": "/body", "detail": "dates are yyyy-mm-dd"}]},
+            ) from None
         if valid_until is not None and valid_until < valid_from:
-            raise Refusal(VALIDATION_FAILED, "validUntil is before validFrom.")
+            raise Refusal(
+                VALIDATION_FAILED,
+                "validUntil is before validFrom.",
+                {"errors": [{"pointer": "/body/validUntil", "detail": "before validFrom"}]},
+            )
         answer = await self._registry(
             request,
             reg.ISSUE,
             {
                 "zzbs": license_id,
-                "czzt": str(holder.get("name", "")),
+                "czzt": holder_name,
                 "czztdm": code,
                 "czztdmlx": mapping.HOLDER_CODE_KIND_OF.get(kind, ""),
-                "bfjg": str((body.get("issuer") or {}).get("name", "")),
+                "bfjg": issuer_name,
                 "bfrq": mapping.to_ymd(issued_on),
                 "yxqq": mapping.to_ymd(valid_from),
                 "yxqz": mapping.to_ymd(valid_until),
-                "zzsj": body.get("data") or {},
+                "zzsj": items,
             },
         )
         if answer.code == reg.ALREADY_EXISTS:
-            raise Refusal(LICENSE_CONFLICT, answer.message)
+            raise Refusal(LICENSE_CONFLICT, "A license with this identifier was issued already.")
         if not answer.ok:
             raise self._refused(answer)
         return json_answer(201, mapping.license_view(answer.data, self._today(), with_data=True))
 
     async def revoke(self, request: UpstreamRequest, params: list[str]) -> UpstreamResponse:
-        self._role(request, DEPARTMENT)
+        division = self._department(request)
         license_id = self._license_id(params[0])
-        reason = str(self._body(request).get("reason", ""))
+        reason = self._text(self._body(request).get("reason"), "/body/reason")
+        record = await self._detail(request, license_id)
+        self._jurisdiction(division, mapping.text(record, "bfjgdm"))
         answer = await self._registry(request, reg.REVOKE, {"zzbs": license_id, "zxyy": reason})
         if answer.code == reg.NO_SUCH_LICENSE:
             raise Refusal(LICENSE_NOT_FOUND, "The registry holds no license with this identifier.")
         if answer.code == reg.STATUS_FORBIDS:
-            raise Refusal(LICENSE_CONFLICT, answer.message)
+            raise Refusal(LICENSE_CONFLICT, "The license is revoked already.")
         if not answer.ok:
             raise self._refused(answer)
         return json_answer(200, mapping.license_view(answer.data, self._today(), with_data=True))
@@ -617,14 +714,24 @@ class ElicenseConnector:
             holder = await self._holder(session, facts)
         record = await self._detail(request, license_id)
         if not self._holds(facts, holder, record):
-            raise Refusal(NOT_HOLDER, "Only the license's holder can present it.")
+            # As for a license the registry does not hold: identifiers embed ID numbers, and a
+            # 403 here would tell who holds a license.
+            raise Refusal(LICENSE_NOT_FOUND, "You hold no license with this identifier.")
         status = mapping.status_of(record, today)
         if status != "valid":
-            raise Refusal(LICENSE_CONFLICT, f"The license is {status}: it cannot be presented.")
+            raise Refusal(
+                LICENSE_CONFLICT,
+                f"The license is {status}: only a valid license can be presented.",
+                {"licenseStatus": status},
+            )
         claims = self._disclosable(record, today)
         wanted = body.get("disclose")
         if wanted is not None and not isinstance(wanted, list):
-            raise Refusal(VALIDATION_FAILED, "disclose is a list of field names.")
+            raise Refusal(
+                VALIDATION_FAILED,
+                "disclose is a list of field names.",
+                {"errors": [{"pointer": "/body/disclose", "detail": "a list of field names"}]},
+            )
         chosen = list(claims) if wanted is None else list(dict.fromkeys(str(n) for n in wanted))
         unknown = [name for name in chosen if name not in claims]
         if unknown:
@@ -632,7 +739,13 @@ class ElicenseConnector:
                 VALIDATION_FAILED,
                 f"This license has no field {', '.join(unknown)}; it can disclose:"
                 f" {', '.join(claims)}.",
-                {"disclosable": list(claims)},
+                {
+                    "errors": [
+                        {"pointer": "/body/disclose", "detail": f"no field {name}"}
+                        for name in unknown
+                    ],
+                    "disclosable": list(claims),
+                },
             )
         ttl = self._number(body, "ttlSeconds", presentations.DEFAULT_TTL_S, 30, 3600)
         single_use = bool(body.get("singleUse", True))
@@ -792,6 +905,8 @@ class ElicenseConnector:
             return invalid("license-revoked", "The license was revoked (注销).")
         if status == "expired":
             return invalid("license-expired", "The license's validity has ended.")
+        if status == "pending":
+            return invalid("license-not-yet-valid", "The license's validity has not begun.")
         if found.single_use:
             async with host.sessionmaker.begin() as session:
                 if not await presentations.claim(session, found.id, now):
@@ -835,11 +950,21 @@ class ElicenseConnector:
         host = self._host()
         today = self._today()
         client_id = str(body.get("clientId", ""))
-        if client_id not in host.identity().state.clients:
+        client = host.identity().state.clients.get(client_id)
+        if client is None:
             raise Refusal(
                 VALIDATION_FAILED,
                 f"No client {client_id!r} is registered with the gateway.",
                 {"errors": [{"pointer": "/body/clientId", "detail": "unknown client"}]},
+            )
+        division, slug = self.config.service.split("/", 1)
+        if not client.may_call(division, slug, "getLicense"):
+            # A consent it could never use would only sit in the holder's list.
+            raise Refusal(
+                VALIDATION_FAILED,
+                f"The client {client_id} holds no grant to read licenses (getLicense of"
+                f" {self.config.service}): a consent to it could never be used.",
+                {"errors": [{"pointer": "/body/clientId", "detail": "no getLicense grant"}]},
             )
         type_code = str(body.get("licenseType", ""))
         known = {t["code"]: t for t in await self.all_types(request)}
@@ -853,7 +978,11 @@ class ElicenseConnector:
         try:
             until = date.fromisoformat(str(body.get("until")))
         except ValueError:
-            raise Refusal(VALIDATION_FAILED, "until is a date, yyyy-mm-dd.") from None
+            raise Refusal(
+                VALIDATION_FAILED,
+                "until is a date, yyyy-mm-dd.",
+                {"errors": [{"pointer": "/body/until", "detail": "a date, yyyy-mm-dd"}]},
+            ) from None
         latest = consents.latest_until(today)
         if until < today or until > latest:
             raise Refusal(
@@ -864,7 +993,15 @@ class ElicenseConnector:
             )
         purpose = str(body.get("purpose", "")).strip()
         if not purpose or not purpose.isprintable():
-            raise Refusal(VALIDATION_FAILED, "purpose is 1 to 200 printable characters.")
+            raise Refusal(
+                VALIDATION_FAILED,
+                "purpose is 1 to 200 printable characters.",
+                {
+                    "errors": [
+                        {"pointer": "/body/purpose", "detail": "1 to 200 printable characters"}
+                    ]
+                },
+            )
         async with host.sessionmaker.begin() as session:
             holder = await self._holder(session, facts)
             if (kind["holderKind"] == "legal_person") != (holder.kind == "legal_person"):

@@ -89,8 +89,9 @@ def license_type(record: object) -> dict[str, Any]:
 
 
 def status_of(record: dict[str, Any], today: date) -> str:
-    """The license's status now: the registry's, and expired once its validity has ended (the
-    registry marks expiry in a nightly run; a licence past its end date is not valid today)."""
+    """The license's status now: the registry's, expired once its validity has ended (the
+    registry marks expiry in a nightly run; a licence past its end date is not valid today), and
+    pending before its validity begins."""
     code = text(record, "zzzt")
     if code not in STATUS_NAMES:
         raise BadRegistryData("The e-license registry sent an unknown license status.")
@@ -98,6 +99,9 @@ def status_of(record: dict[str, Any], today: date) -> str:
     until = ymd(text(record, "yxqz"))
     if status == "valid" and until is not None and until < today:
         return "expired"
+    start = ymd(text(record, "yxqq"))
+    if status == "valid" and start is not None and start > today:
+        return "pending"  # 未生效: issued, its validity not begun
     return status
 
 

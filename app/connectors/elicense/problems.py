@@ -13,13 +13,6 @@ from typing import Any
 from app.connectors.base import UpstreamResponse
 from app.core.errors import PROBLEM_MEDIA_TYPE, ProblemType, register_problem_type
 
-NOT_HOLDER = register_problem_type(
-    "license-not-yours",
-    403,
-    "Not the holder's license",
-    "Only the license's holder (or an agent of a legal person holder) may do this with it; a"
-    " client may read it with the holder's consent for its type and purpose (Xyb-Purpose).",
-)
 CONSENT_REQUIRED = register_problem_type(
     "consent-required",
     403,
@@ -139,6 +132,10 @@ def json_answer(
 def problem_answer(refusal: Refusal, instance: str | None = None) -> UpstreamResponse:
     """The refusal as the gateway's own problems look: ``instance`` is the request id."""
     problem = refusal.problem
+    extensions = dict(refusal.extensions)
+    if problem.status == 422 and "errors" not in extensions:
+        # Every 422 of the gateway lists its faults with pointers; so do the connector's.
+        extensions["errors"] = [{"pointer": "", "detail": refusal.detail}]
     body: dict[str, Any] = {
         "type": problem.uri,
         "title": problem.title,
@@ -146,6 +143,6 @@ def problem_answer(refusal: Refusal, instance: str | None = None) -> UpstreamRes
         "detail": refusal.detail,
         "fault": problem.fault,
         **({"instance": instance} if instance else {}),
-        **refusal.extensions,
+        **extensions,
     }
     return json_answer(problem.status, body, media_type=PROBLEM_MEDIA_TYPE)
