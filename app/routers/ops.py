@@ -18,6 +18,7 @@ from urllib.parse import parse_qsl, urlsplit
 
 from fastapi import APIRouter, Depends, Query, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
+from sqlalchemy.exc import OperationalError
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.core.config import Settings
@@ -226,7 +227,15 @@ async def targets(request: Request, session: SessionDep, _: OpsDep) -> dict[str,
 
     Computing them records today's snapshots (the day's latest value)."""
     measured = await license_types_now(request)  # before the lock: it may ask the registry
-    await lock_for_write(session)  # SQLite: read-then-write needs the write lock first
+    try:
+        await lock_for_write(session)  # SQLite: read-then-write needs the write lock first
+    except OperationalError:
+        # A dashboard session was checked with reads in this session, and SQLite cannot turn
+        # that read transaction into a write once another connection has committed since
+        # ("database is locked" at once; the dashboard test met it on a busy machine). The
+        # reads are done: start a transaction whose first statement takes the lock.
+        await session.rollback()
+        await lock_for_write(session)
     report = await compute_targets(
         session, _settings(request), now=_clock(request)(), license_types=measured
     )

@@ -217,7 +217,9 @@ async def test_the_dashboard_shows_what_the_api_says(
         async with httpx.AsyncClient(
             base_url=server.url, cookies={COOKIE_NAME: session_cookie["value"]}
         ) as api:
-            targets = (await api.get("/ops/targets")).json()
+            answered = await api.get("/ops/targets")
+            assert answered.status_code == 200, answered.text
+            targets = answered.json()
             since = (datetime.now(SHANGHAI) - timedelta(hours=23)).isoformat()
             hourly = (
                 await api.get("/ops/access-counts", params={"group_by": "hour", "since": since})
