@@ -62,6 +62,7 @@ from app.connectors.elicense.problems import (
     json_answer,
     problem_answer,
 )
+from app.core.db import SQLITE_BEGIN
 from app.core.errors import BAD_REQUEST, NOT_FOUND, VALIDATION_FAILED
 from app.core.identifiers import (
     is_valid_resident_id,
@@ -941,6 +942,14 @@ class ElicenseConnector:
         )
         return answer
 
+    @staticmethod
+    async def _write_lock(session: AsyncSession) -> None:
+        """Take SQLite's write lock as the transaction's first statement: a transaction that
+        reads then writes fails at once ("database is locked") when another connection (the
+        gateway's audit and count flushes) committed in between; one that begins immediate
+        waits its turn. PostgreSQL ignores it."""
+        await session.connection(execution_options={SQLITE_BEGIN: "immediate"})
+
     # -- consents ---------------------------------------------------------------------------
 
     async def grant_consent(self, request: UpstreamRequest, params: list[str]) -> UpstreamResponse:
@@ -1003,6 +1012,7 @@ class ElicenseConnector:
                 },
             )
         async with host.sessionmaker.begin() as session:
+            await self._write_lock(session)
             holder = await self._holder(session, facts)
             if (kind["holderKind"] == "legal_person") != (holder.kind == "legal_person"):
                 raise Refusal(
@@ -1049,6 +1059,7 @@ class ElicenseConnector:
         facts = self._resident(request)
         host = self._host()
         async with host.sessionmaker.begin() as session:
+            await self._write_lock(session)
             holder = await self._holder(session, facts)
             consent = await consents.withdraw(
                 session,
