@@ -217,7 +217,7 @@ def in_transaction(settings: Settings, work: Callable[[AsyncSession], Awaitable[
 
     Refuses (one sentence, exit 2) where there is no migrated database; see the module docstring.
     """
-    from app.core.db import SQLITE_BEGIN, create_sessionmaker
+    from app.core.db import create_sessionmaker, take_write_lock
 
     async def run() -> T:
         engine = await open_database(settings)
@@ -226,7 +226,7 @@ def in_transaction(settings: Settings, work: Callable[[AsyncSession], Awaitable[
                 # A command reads, then writes, beside a gateway that writes every second (its
                 # counts and audit log): on SQLite take the write lock first, or the upgrade of
                 # the read fails at once (see app.core.db.SQLITE_BEGIN).
-                await session.connection(execution_options={SQLITE_BEGIN: "immediate"})
+                await take_write_lock(session)
                 return await work(session)
         finally:
             await engine.dispose()

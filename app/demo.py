@@ -19,7 +19,7 @@ import uvicorn
 from pydantic import SecretStr
 
 from app.core.config import Settings, load_or_create_secret
-from app.core.db import SQLITE_BEGIN, create_engine, create_sessionmaker
+from app.core.db import create_engine, create_sessionmaker, take_write_lock
 from app.core.divisions import division as known_division
 from app.core.http_server import uvicorn_options
 from app.demo_elicense import (
@@ -132,7 +132,7 @@ async def prepare_operations(settings: Settings) -> str:
         async with create_sessionmaker(engine)() as session, session.begin():
             # The gateway beside it writes (its audit log, its counts) while this reads then
             # writes: on SQLite take the write lock first (see app.core.db.SQLITE_BEGIN).
-            await session.connection(execution_options={SQLITE_BEGIN: "immediate"})
+            await take_write_lock(session)
             if not await session.scalar(select(func.count()).select_from(Item)):
                 generated = generate(DEMO_ITEMS, seed=1, first=simulated_items())
                 rows = [RawRow(n + 1, None, values) for n, values in enumerate(generated)]

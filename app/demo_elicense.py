@@ -14,7 +14,7 @@ import httpx
 
 from app.connectors.elicense import DIVISION, SLUG, canonical_document
 from app.core.config import Settings, load_or_create_secret
-from app.core.db import SQLITE_BEGIN, create_engine, create_sessionmaker
+from app.core.db import create_engine, create_sessionmaker, take_write_lock
 from app.identity.accounts import verify_in_person
 from app.identity.crypto import DataCipher
 from app.services.elicense.types import license_types_named
@@ -189,7 +189,7 @@ async def _verified_in_person(settings: Settings, id_number: str, name: str, pas
     try:
         async with create_sessionmaker(engine)() as session, session.begin():
             # The gateway beside it writes too: on SQLite take the write lock first.
-            await session.connection(execution_options={SQLITE_BEGIN: "immediate"})
+            await take_write_lock(session)
             cipher = DataCipher.from_text(settings.resolved_data_key)
             await verify_in_person(
                 session, cipher, id_number=id_number, name=name, new_password=password

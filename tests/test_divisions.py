@@ -32,3 +32,14 @@ def test_lookups() -> None:
     assert guangdong is not None
     assert guangdong.level == "partner"
     assert division("999999") is None
+
+
+def test_a_division_contains_the_codes_under_it_by_their_structure() -> None:
+    from app.core.divisions import contains
+
+    assert contains("430000", "431281")  # a county of the province
+    assert contains("431200", "431281")  # of its prefecture
+    assert contains("431281", "431281")  # itself
+    assert not contains("431200", "430102")  # another prefecture's
+    assert not contains("430100", "440100")  # another province's
+    assert not contains("430000", "43")  # not a division code

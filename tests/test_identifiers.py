@@ -178,3 +178,12 @@ def test_make_functions_refuse_bad_parts() -> None:
         make_uscc("91", "43010", "MA4L0X2B")
     with pytest.raises(ValueError, match="organisation code body"):
         make_uscc("91", "430100", "MA4L0X2")
+
+
+def test_the_birth_date_of_a_resident_id_number() -> None:
+    from datetime import date
+
+    from app.core.identifiers import resident_birth_date
+
+    assert resident_birth_date("431281196307301826") == date(1963, 7, 30)
+    assert resident_birth_date("431281196307301827") is None  # a wrong check character

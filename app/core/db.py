@@ -75,6 +75,12 @@ class Base(DeclarativeBase):
 SQLITE_BEGIN = "xyb_sqlite_begin"
 
 
+async def take_write_lock(session: AsyncSession) -> None:
+    """Begin the session's transaction as a writer: on SQLite ``BEGIN IMMEDIATE`` (see
+    SQLITE_BEGIN), a no-op elsewhere. Call it before the transaction's first statement."""
+    await session.connection(execution_options={SQLITE_BEGIN: "immediate"})
+
+
 def sqlite_path(url: str) -> Path | None:
     """The file behind a SQLite URL (None for other backends or in-memory databases)."""
     parsed = make_url(url)

@@ -9,7 +9,7 @@ from fastapi import Depends, Request
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.core.config import Settings
-from app.core.db import SQLITE_BEGIN
+from app.core.db import take_write_lock
 from app.core.resources import Resources, resources_of
 
 AFTER_COMMIT = "xyb.after_commit"
@@ -35,7 +35,7 @@ async def get_session(request: Request) -> AsyncIterator[AsyncSession]:
     async with res.sessionmaker() as session:
         if request.method not in _SAFE_METHODS and res.engine.dialect.name == "sqlite":
             # A write takes SQLite's lock up front: see app.core.db.SQLITE_BEGIN.
-            await session.connection(execution_options={SQLITE_BEGIN: "immediate"})
+            await take_write_lock(session)
         try:
             yield session
         except BaseException:

@@ -51,3 +51,12 @@ def divisions() -> Mapping[str, Division]:
 def division(code: str) -> Division | None:
     """The division with this code, or None if the gateway does not know it."""
     return divisions().get(code)
+
+
+def contains(ancestor: str, code: str) -> bool:
+    """Whether the 6-digit division ``code`` lies within ``ancestor`` (itself included), by the
+    structure of GB/T 2260 codes: 430000 holds every 43xxxx, 431200 every 4312xx. Codes need not
+    be in the table (a credit code's registering division may be any county)."""
+    prefix = ancestor.rstrip("0")
+    prefix += "0" * (len(prefix) % 2)  # a level is two digits: 430100 -> 4301, 431020 -> 431020
+    return len(code) == 6 and code.isdigit() and code.startswith(prefix)

@@ -54,6 +54,13 @@ def _birth_date(digits: str) -> date | None:
         return None
 
 
+def resident_birth_date(value: str) -> date | None:
+    """The birth date a resident ID number carries (GB 11643); None when it is not valid."""
+    if validate_resident_id(value):
+        return None
+    return _birth_date(normalise_resident_id(value)[6:14])
+
+
 def validate_resident_id(value: str, *, today: date | None = None) -> list[str]:
     """Why ``value`` is not a valid resident ID number (GB 11643); empty when it is valid."""
     number = normalise_resident_id(value)
@@ -190,11 +197,6 @@ class LicenseId:
     def body(self) -> str:
         """The characters the check character covers: the four segments joined without dots."""
         return self.license_type_code + self.issuer_code + self.license_number + self.version
-
-    @property
-    def ministry_code(self) -> str:
-        """The credit code of the ministry that defines the license type."""
-        return self.license_type_code[:18]
 
     def __str__(self) -> str:
         parts = (self.license_type_code, self.issuer_code, self.license_number, self.version)

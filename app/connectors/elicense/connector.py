@@ -54,6 +54,7 @@ from app.connectors.elicense.problems import (
     PRESENTATION_GONE,
     PRESENTATION_NOT_FOUND,
     REGISTRY_FAILED,
+    REGISTRY_UNAVAILABLE,
     RESIDENT_REQUIRED,
     ROLE_REQUIRED,
     SERVICE_MISCONFIGURED,
@@ -62,12 +63,14 @@ from app.connectors.elicense.problems import (
     json_answer,
     problem_answer,
 )
-from app.core.db import SQLITE_BEGIN
+from app.core.db import take_write_lock
+from app.core.divisions import contains
 from app.core.errors import BAD_REQUEST, NOT_FOUND, VALIDATION_FAILED
 from app.core.identifiers import (
     is_valid_resident_id,
     normalise_resident_id,
     parse_license_id,
+    resident_birth_date,
     validate_license_id,
     validate_resident_id,
     validate_uscc,
@@ -123,6 +126,7 @@ class ElicenseConnector:
         self.prefix = "/gw/" + config.service
         self._types: tuple[float, list[dict[str, Any]]] | None = None
         self._types_lock = asyncio.Lock()
+        self._routes = self._route_table()
 
     async def aclose(self) -> None:
         await self.config.transport.aclose()
@@ -157,11 +161,10 @@ class ElicenseConnector:
             path, body, headers=self._headers(request), timeout=request.timeout
         )
         if answer.status != 200 or answer.code.startswith("9"):
-            status = 503 if answer.status == 503 else 502
             raise Refusal(
-                REGISTRY_FAILED,
+                REGISTRY_UNAVAILABLE if answer.status == 503 else REGISTRY_FAILED,
                 f"The e-license registry answered HTTP {answer.status} (resultCode {answer.code}).",
-                {"status": status, "resultCode": answer.code},
+                {"resultCode": answer.code},
             )
         return answer
 
@@ -176,16 +179,20 @@ class ElicenseConnector:
                 f" {request.timeout:g} s."
             ) from None
         except Refusal as refusal:
-            answer = problem_answer(refusal, request.request_id or None)
-            status = refusal.extensions.get("status")
-            if isinstance(status, int) and status != refusal.problem.status:
-                answer.status = status
-            return answer
+            return problem_answer(refusal, request.request_id or None)
 
     def _route(self, method: str, path: str) -> tuple[Handler, list[str]]:
         parts = [unquote(p) for p in path.strip("/").split("/")]
         method = "GET" if method == "HEAD" else method
-        routes: dict[tuple[str, str], Handler] = {
+        shape = "/".join("*" if i % 2 else p for i, p in enumerate(parts))
+        handler = self._routes.get((method, shape))
+        if handler is None:
+            return self._not_found, []
+        return handler, [p for i, p in enumerate(parts) if i % 2]
+
+    def _route_table(self) -> dict[tuple[str, str], Handler]:
+        """The canonical operations by method and path shape (``*`` for a parameter)."""
+        return {
             ("GET", "license-types"): self.list_types,
             ("GET", "licenses"): self.list_mine,
             ("POST", "licenses"): self.issue,
@@ -199,11 +206,6 @@ class ElicenseConnector:
             ("GET", "consents"): self.list_consents,
             ("DELETE", "consents/*"): self.withdraw_consent,
         }
-        shape = "/".join("*" if i % 2 else p for i, p in enumerate(parts))
-        handler = routes.get((method, shape))
-        if handler is None:
-            return self._not_found, []
-        return handler, [p for i, p in enumerate(parts) if i % 2]
 
     async def _not_found(self, request: UpstreamRequest, params: list[str]) -> UpstreamResponse:
         raise Refusal(NOT_FOUND, "The e-license service has no such operation.")
@@ -582,16 +584,11 @@ class ElicenseConnector:
         return facts.division
 
     @staticmethod
-    def _within(division: str, issuer_segment: str) -> bool:
-        """Whether a license's issuer segment (a division code, or a credit code whose 3rd-8th
-        characters are its registering division) lies within ``division``."""
+    def _jurisdiction(division: str, issuer_segment: str) -> None:
+        # The issuer segment is a division code, or a credit code whose 3rd-8th characters are
+        # its registering division.
         place = issuer_segment if len(issuer_segment) == 6 else issuer_segment[2:8]
-        prefix = division.rstrip("0")
-        prefix = prefix + "0" * (len(prefix) % 2)  # 430000 -> 43, 431200 -> 4312
-        return place.startswith(prefix)
-
-    def _jurisdiction(self, division: str, issuer_segment: str) -> None:
-        if not self._within(division, issuer_segment):
+        if not contains(division, place):
             raise Refusal(
                 ROLE_REQUIRED,
                 f"This department issues and revokes licenses of issuers within {division};"
@@ -830,9 +827,7 @@ class ElicenseConnector:
             except ValueError:
                 birth = None
         if birth is None and mapping.holder_kind(record) == "person":
-            code = claims["holder_code"]
-            if is_valid_resident_id(code):
-                birth = date(int(code[6:10]), int(code[10:12]), int(code[12:14]))
+            birth = resident_birth_date(claims["holder_code"])
         if birth is not None:
             claims["age_over_18"] = _adult(birth, today, 18)
             claims["age_over_60"] = _adult(birth, today, 60)
@@ -942,14 +937,6 @@ class ElicenseConnector:
         )
         return answer
 
-    @staticmethod
-    async def _write_lock(session: AsyncSession) -> None:
-        """Take SQLite's write lock as the transaction's first statement: a transaction that
-        reads then writes fails at once ("database is locked") when another connection (the
-        gateway's audit and count flushes) committed in between; one that begins immediate
-        waits its turn. PostgreSQL ignores it."""
-        await session.connection(execution_options={SQLITE_BEGIN: "immediate"})
-
     # -- consents ---------------------------------------------------------------------------
 
     async def grant_consent(self, request: UpstreamRequest, params: list[str]) -> UpstreamResponse:
@@ -1012,7 +999,8 @@ class ElicenseConnector:
                 },
             )
         async with host.sessionmaker.begin() as session:
-            await self._write_lock(session)
+            # Read, then write: on SQLite the write lock first (app.core.db.SQLITE_BEGIN).
+            await take_write_lock(session)
             holder = await self._holder(session, facts)
             if (kind["holderKind"] == "legal_person") != (holder.kind == "legal_person"):
                 raise Refusal(
@@ -1059,7 +1047,8 @@ class ElicenseConnector:
         facts = self._resident(request)
         host = self._host()
         async with host.sessionmaker.begin() as session:
-            await self._write_lock(session)
+            # Read, then write: on SQLite the write lock first (app.core.db.SQLITE_BEGIN).
+            await take_write_lock(session)
             holder = await self._holder(session, facts)
             consent = await consents.withdraw(
                 session,

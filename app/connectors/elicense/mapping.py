@@ -13,7 +13,6 @@ from app.connectors.base import UpstreamBadResponse
 from app.core.identifiers import mask_resident_id
 
 STATUS_NAMES = {"01": "valid", "02": "revoked", "03": "expired"}
-STATUS_CODES = {name: code for code, name in STATUS_NAMES.items()}
 HOLDER_KINDS = {"1": "person", "2": "legal_person"}
 HOLDER_KIND_CODES = {name: code for code, name in HOLDER_KINDS.items()}
 # 持证主体代码类型: 111 居民身份证 (GB 11643), 001 统一社会信用代码 (GB 32100).

@@ -18,7 +18,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
 
-from sqlalchemy import select, update
+from sqlalchemy import update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.models.elicense import LicensePresentation
@@ -90,13 +90,3 @@ async def claim(session: AsyncSession, presentation_id: str, now: datetime) -> b
         .values(used_at=now)
     )
     return bool(getattr(result, "rowcount", 0) == 1)
-
-
-async def of_person(session: AsyncSession, person_id: int) -> list[LicensePresentation]:
-    rows = await session.scalars(
-        select(LicensePresentation)
-        .where(LicensePresentation.person_id == person_id)
-        .order_by(LicensePresentation.created_at.desc())
-        .limit(100)
-    )
-    return list(rows)

@@ -11,7 +11,7 @@ from collections.abc import Mapping
 from typing import Any
 
 from app.connectors.base import UpstreamResponse
-from app.core.errors import PROBLEM_MEDIA_TYPE, ProblemType, register_problem_type
+from app.core.errors import PROBLEM_MEDIA_TYPE, ProblemType, problem_body, register_problem_type
 
 CONSENT_REQUIRED = register_problem_type(
     "consent-required",
@@ -95,6 +95,13 @@ REGISTRY_FAILED = register_problem_type(
     "The e-license registry answered with an error of its own (its resultCode is given); the"
     " request may be retried later.",
 )
+REGISTRY_UNAVAILABLE = register_problem_type(
+    "registry-unavailable",
+    503,
+    "The e-license registry is unavailable",
+    "The e-license registry answered that it cannot serve now (HTTP 503, its resultCode is"
+    " given); retry later.",
+)
 SERVICE_MISCONFIGURED = register_problem_type(
     "elicense-misconfigured",
     503,
@@ -136,13 +143,5 @@ def problem_answer(refusal: Refusal, instance: str | None = None) -> UpstreamRes
     if problem.status == 422 and "errors" not in extensions:
         # Every 422 of the gateway lists its faults with pointers; so do the connector's.
         extensions["errors"] = [{"pointer": "", "detail": refusal.detail}]
-    body: dict[str, Any] = {
-        "type": problem.uri,
-        "title": problem.title,
-        "status": problem.status,
-        "detail": refusal.detail,
-        "fault": problem.fault,
-        **({"instance": instance} if instance else {}),
-        **extensions,
-    }
+    body = problem_body(problem, refusal.detail, instance or None, extensions)
     return json_answer(problem.status, body, media_type=PROBLEM_MEDIA_TYPE)

@@ -115,20 +115,18 @@ class RegistryClient:
         )
 
     async def _read(self, response: httpx.Response) -> bytes:
+        """The whole answer, refused once it passes the cap (nothing past it is read)."""
         cap = self.config.max_response_bytes
         if response.is_stream_consumed:  # an in-memory answer (tests' mock transports)
-            body = response.content
+            chunks = [response.content]
         else:
-            chunks: list[bytes] = []
-            size = 0
+            chunks, size = [], 0
             async for chunk in response.aiter_raw():
+                chunks.append(chunk)
                 size += len(chunk)
                 if size > cap:
                     break
-                chunks.append(chunk)
-            body = b"".join(chunks)
-            if size > cap:
-                body = b"x" * (cap + 1)
+        body = b"".join(chunks)
         if len(body) > cap:
             raise UpstreamBadResponse(
                 f"The e-license registry of {self.config.service} answered more than {cap} bytes."

@@ -43,7 +43,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from sqlalchemy.sql.sqltypes import String
 
 from app.core.config import Settings
-from app.core.db import SQLITE_BEGIN
+from app.core.db import take_write_lock
 from app.core.logging import describe_exception
 from app.events import AccessEvent
 from app.identity.keys import SigningKey
@@ -528,7 +528,7 @@ class AuditLog:
                 await self._ensure_partitions(sessionmaker, batch.days - self._partitions)
             async with sessionmaker() as session:
                 # Read (on a retry), then write: on SQLite take the write lock first.
-                await session.connection(execution_options={SQLITE_BEGIN: "immediate"})
+                await take_write_lock(session)
                 if batch.attempts and await self._already_written(session, batch):
                     log.info(
                         "an audit batch retried was written already; the retry added nothing",

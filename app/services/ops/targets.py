@@ -33,7 +33,7 @@ from sqlalchemy.exc import OperationalError
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from app.core.config import Settings
-from app.core.db import SQLITE_BEGIN
+from app.core.db import take_write_lock
 from app.core.logging import describe_exception
 from app.identity.accounts import account_totals
 from app.models.catalog import TargetSnapshot
@@ -268,7 +268,7 @@ async def record_snapshots(
     local = aware(now).astimezone(settings.tz)
     async with sessionmaker() as session:
         # Read, then write: on SQLite take the write lock first (see app.core.db.SQLITE_BEGIN).
-        await session.connection(execution_options={SQLITE_BEGIN: "immediate"})
+        await take_write_lock(session)
         values, _ = await current_values(session, license_types)
         await upsert_snapshots(session, local.date(), values)
         await session.commit()

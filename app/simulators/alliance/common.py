@@ -121,14 +121,6 @@ def alliance_residents(partner_code: str, seed: int = 1) -> tuple[AllianceReside
     return tuple(sorted(found, key=lambda r: r.id_number))
 
 
-def alliance_resident(partner_code: str, id_number: str, seed: int = 1) -> AllianceResident | None:
-    """The resident of ``id_number`` if they have a history in the partner's province."""
-    for resident in alliance_residents(partner_code, seed):
-        if resident.id_number == id_number:
-            return resident
-    return None
-
-
 # -- keys and ID tokens (inbound single sign-on) --------------------------------------------
 
 
