@@ -6,12 +6,10 @@ them through like any upstream's answer, so they are counted and audited with th
 
 from __future__ import annotations
 
-import json
-from collections.abc import Mapping
-from typing import Any
+from app.connectors.answers import Refusal, json_answer, problem_answer
+from app.core.errors import register_problem_type
 
-from app.connectors.base import UpstreamResponse
-from app.core.errors import PROBLEM_MEDIA_TYPE, ProblemType, problem_body, register_problem_type
+__all__ = ["Refusal", "json_answer", "problem_answer"]
 
 CONSENT_REQUIRED = register_problem_type(
     "consent-required",
@@ -110,38 +108,3 @@ SERVICE_MISCONFIGURED = register_problem_type(
     " sensitive (so the gateway may use the verified ID number), and run inside the gateway.",
     fault="gateway",
 )
-
-
-class Refusal(Exception):
-    """An answer of the e-license service's own: a problem with a detail and extensions."""
-
-    def __init__(
-        self, problem: ProblemType, detail: str, extensions: Mapping[str, Any] | None = None
-    ) -> None:
-        super().__init__(detail)
-        self.problem = problem
-        self.detail = detail
-        self.extensions = dict(extensions or {})
-
-
-def json_answer(
-    status: int, body: object, *, media_type: str = "application/json"
-) -> UpstreamResponse:
-    content = json.dumps(body, ensure_ascii=False).encode("utf-8")
-    return UpstreamResponse(
-        status=status,
-        headers=[("content-type", media_type), ("cache-control", "no-store")],
-        body=content,
-        declared_length=len(content),
-    )
-
-
-def problem_answer(refusal: Refusal, instance: str | None = None) -> UpstreamResponse:
-    """The refusal as the gateway's own problems look: ``instance`` is the request id."""
-    problem = refusal.problem
-    extensions = dict(refusal.extensions)
-    if problem.status == 422 and "errors" not in extensions:
-        # Every 422 of the gateway lists its faults with pointers; so do the connector's.
-        extensions["errors"] = [{"pointer": "", "detail": refusal.detail}]
-    body = problem_body(problem, refusal.detail, instance or None, extensions)
-    return json_answer(problem.status, body, media_type=PROBLEM_MEDIA_TYPE)

@@ -19,6 +19,7 @@ import aiohttp
 import httpx
 from aiohttp.http_exceptions import HttpProcessingError
 
+from app.connectors.answers import read_capped
 from app.connectors.base import ConnectorConfig, UpstreamBadResponse, UpstreamTimeout
 from app.connectors.errors import map_transport_error
 
@@ -84,7 +85,11 @@ class RegistryClient:
             async with asyncio.timeout(timeout):
                 response = await self.config.transport.handle_async_request(request)
                 try:
-                    raw = await self._read(response)
+                    raw = await read_capped(
+                        response,
+                        self.config.max_response_bytes,
+                        f"The e-license registry of {self.config.service}",
+                    )
                 finally:
                     await response.aclose()
         except TimeoutError:
@@ -113,22 +118,3 @@ class RegistryClient:
             message[:500] if isinstance(message, str) else "",
             envelope["data"],
         )
-
-    async def _read(self, response: httpx.Response) -> bytes:
-        """The whole answer, refused once it passes the cap (nothing past it is read)."""
-        cap = self.config.max_response_bytes
-        if response.is_stream_consumed:  # an in-memory answer (tests' mock transports)
-            chunks = [response.content]
-        else:
-            chunks, size = [], 0
-            async for chunk in response.aiter_raw():
-                chunks.append(chunk)
-                size += len(chunk)
-                if size > cap:
-                    break
-        body = b"".join(chunks)
-        if len(body) > cap:
-            raise UpstreamBadResponse(
-                f"The e-license registry of {self.config.service} answered more than {cap} bytes."
-            )
-        return body
