@@ -170,17 +170,33 @@ def issue_id_token(
 ) -> str:
     """The partner's ID token for its signed-in resident, for the gateway ``audience`` (its
     issuer): what the partner app hands 湘易办 when the resident opens a 湘易办 service."""
-    at = int(time.time() if now is None else now)
     person = resident.resident if isinstance(resident, AllianceResident) else resident
+    return id_token_for(
+        partner_code, person.id_number, person.name, audience, now=now, ttl=ttl, seed=seed
+    )
+
+
+def id_token_for(
+    partner_code: str,
+    id_number: str,
+    name: str,
+    audience: str,
+    *,
+    now: float | None = None,
+    ttl: int = ID_TOKEN_TTL_S,
+    seed: int = 1,
+) -> str:
+    """The partner's ID token for the person ``id_number`` its app signed in."""
+    at = int(time.time() if now is None else now)
     claims: dict[str, Any] = {
         "iss": partner(partner_code).issuer,
         "aud": audience,
-        "sub": _b64(_digest("sub", partner_code, person.id_number)[:16]),
+        "sub": _b64(_digest("sub", partner_code, id_number)[:16]),
         "iat": at,
         "exp": at + ttl,
         "jti": secrets.token_urlsafe(16),
-        "id_number": person.id_number,
-        "name": person.name,
+        "id_number": id_number,
+        "name": name,
         "acr": "2",
     }
     return jwt.encode(

@@ -104,3 +104,35 @@ def reset_endpoint(state_of: Callable[[Request], R]) -> Endpoint:
         return Response(status_code=204)
 
     return reset
+
+
+class Signing(Protocol):
+    seed: int
+
+
+def sign_in_endpoint(partner_code: str, state_of: Callable[[Request], Signing]) -> Endpoint:
+    """``POST /_sim/sign-in`` ``{"idNumber": ..., "audience": ...}``: what the partner app does when
+    its signed-in resident opens a 湘易办 service: an ID token for them, signed with the partner's
+    key, for the gateway ``audience`` (its issuer), to exchange at the gateway's token endpoint
+    (inbound single sign-on). 400 for a body without a valid ID number or an audience."""
+    from app.simulators.alliance.common import alliance_residents, id_token_for
+
+    async def sign_in(request: Request) -> Response:
+        body = await json_object(request)
+        if body is None:
+            return JSONResponse({"error": "请求体应为JSON对象"}, status_code=400)
+        try:
+            id_number = id_number_param(body, "idNumber")
+            audience = text_param(body, "audience")
+            name = text_param(body, "name")
+        except StateRefused as exc:
+            return JSONResponse({"error": str(exc)}, status_code=400)
+        if id_number is None or audience is None:
+            return JSONResponse({"error": "需要idNumber和audience"}, status_code=400)
+        if name is None:  # the name the partner knows its resident by, when it knows them
+            known = (r for r in alliance_residents(partner_code) if r.id_number == id_number)
+            name = next((r.name for r in known), "")
+        token = id_token_for(partner_code, id_number, name, audience, seed=state_of(request).seed)
+        return JSONResponse({"id_token": token, "token_type": "id_token"})
+
+    return sign_in

@@ -54,6 +54,7 @@ from app.simulators.alliance.sim_control import (
     json_object,
     provider_state_endpoint,
     reset_endpoint,
+    sign_in_endpoint,
     text_param,
 )
 from app.simulators.city.api import SHANGHAI
@@ -298,5 +299,6 @@ def provider_state_routes() -> list[BaseRoute]:
     return [
         Route("/_sim/provider-state", set_provider_state, methods=["POST"]),
         Route("/_sim/reset", reset_endpoint(_state), methods=["POST"]),
+        Route("/_sim/sign-in", sign_in_endpoint("440000", _state), methods=["POST"]),
         Route("/_sim/commit-then-hang", commit_then_hang, methods=["GET", "PUT"]),
     ]

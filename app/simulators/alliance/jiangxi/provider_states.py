@@ -42,6 +42,7 @@ from app.simulators.alliance.sim_control import (
     json_object,
     provider_state_endpoint,
     reset_endpoint,
+    sign_in_endpoint,
     text_param,
 )
 from app.simulators.city.data import resident_name
@@ -223,6 +224,7 @@ def provider_state_routes() -> list[BaseRoute]:
     return [
         Route("/_sim/provider-state", set_provider_state, methods=["POST"]),
         Route("/_sim/reset", reset_endpoint(_state), methods=["POST"]),
+        Route("/_sim/sign-in", sign_in_endpoint("360000", _state), methods=["POST"]),
         Route("/_sim/commit-then-hang", commit_then_hang, methods=["POST"]),
         Route("/_sim/hostile-answer", hostile_answer, methods=["POST"]),
     ]

@@ -60,7 +60,11 @@ from app.simulators.alliance.shanghai.data import (
     is_local_midnight,
     ms_to_date,
 )
-from app.simulators.alliance.sim_control import provider_state_endpoint, reset_endpoint
+from app.simulators.alliance.sim_control import (
+    provider_state_endpoint,
+    reset_endpoint,
+    sign_in_endpoint,
+)
 from app.simulators.city.data import resident_name
 
 Params = dict[str, Any]
@@ -322,5 +326,6 @@ def provider_state_routes() -> list[BaseRoute]:
     return [
         Route("/_sim/provider-state", set_provider_state, methods=["POST"]),
         Route("/_sim/reset", reset_endpoint(_state), methods=["POST"]),
+        Route("/_sim/sign-in", sign_in_endpoint("310000", _state), methods=["POST"]),
         Route("/_sim/commit-then-hang", commit_then_hang, methods=["POST"]),
     ]
