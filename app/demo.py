@@ -13,6 +13,7 @@ import logging
 import secrets
 from collections.abc import Callable
 from dataclasses import dataclass
+from datetime import date
 
 import httpx
 import uvicorn
@@ -22,6 +23,7 @@ from app.core.config import Settings, load_or_create_secret
 from app.core.db import create_engine, create_sessionmaker, take_write_lock
 from app.core.divisions import division as known_division
 from app.core.http_server import uvicorn_options
+from app.demo_alliance import AllianceExamples, alliance_servers, give_history, onboard_alliance
 from app.demo_elicense import (
     DemoResident,
     GatewayKeys,
@@ -157,6 +159,7 @@ def examples(
     *,
     register_url: str | None = None,
     elicense: ElicenseExamples | None = None,
+    alliance: AllianceExamples | None = None,
 ) -> str:
     """Working curl lines for what the demo serves."""
     city = CITY_DIVISIONS[0]
@@ -185,6 +188,14 @@ def examples(
                     f"verifier secret: {elicense.verifier.client_secret}",
                 ]
                 if elicense
+                else []
+            ),
+            *(
+                [
+                    f"partner client: {alliance.guangdong.client_id}",
+                    f"partner secret: {alliance.guangdong.client_secret}",
+                ]
+                if alliance
                 else []
             ),
             "",
@@ -229,6 +240,7 @@ def examples(
                 else []
             ),
             *(_elicense_lines(base, app, elicense) if elicense else []),
+            *(_alliance_lines(base, elicense, alliance) if elicense and alliance else []),
             "# the onboarded services",
             f"curl -s -H 'Authorization: Bearer {token}' {base}/admin/services",
             "# make Changsha hang, watch the gateway answer 504 within the timeout, then heal it",
@@ -272,6 +284,53 @@ def _elicense_lines(base: str, app: DemoClient, elicense: ElicenseExamples) -> l
     ]
 
 
+def _alliance_lines(base: str, elicense: ElicenseExamples, alliance: AllianceExamples) -> list[str]:
+    """One filing at each partner with the same request; a 粤省事 resident opens 湘易办 without a
+    second login (token exchange) and reads their records there."""
+    resident, gd = elicense.resident, alliance.guangdong
+    ports = sorted(int(url.rsplit(":", 1)[1]) for url in alliance.urls.values())
+    access = """python3 -c 'import json,sys; print(json.load(sys.stdin)["access_token"])'"""
+    pick = """python3 -c 'import json,sys; print(json.load(sys.stdin)["id_token"])'"""
+    filing = json.dumps(
+        {
+            "insurance": "employee",
+            "kind": "long-term-residence",
+            "destination": "430100",
+            "startDate": date.today().isoformat(),
+            "phone": "13800138000",
+        }
+    )
+    lines = [
+        "# the cross-province alliance (跨省通办): 粤省事 440000, 随申办 310000 and 赣服通 360000"
+        f" (ports {ports[0]}-{ports[-1]}) behind one API; the same 医保异地备案 at each partner for"
+        f" {resident.name}, who once worked in all three provinces (the gateway signs them in at"
+        " the partner; the same Idempotency-Key again returns the same filing)",
+    ]
+    for code in ("440000", "310000", "360000"):
+        lines.append(
+            f"curl -s -H \"Authorization: Bearer $RESIDENT\" -H 'Content-Type: application/json'"
+            f" -H 'Idempotency-Key: demo-filing-1' -d '{filing}'"
+            f" {base}/gw/{code}/alliance/medical-filings"
+        )
+    sign_in = json.dumps({"idNumber": resident.id_number, "audience": alliance.issuer})
+    lines += [
+        "# 社保互查: their contributions in Shanghai",
+        f'curl -s -H "Authorization: Bearer $RESIDENT" \'{base}/gw/310000/alliance'
+        "/social-insurance/records?fromMonth=2016-01&toMonth=2016-03'",
+        "# single sign-on the other way: 粤省事 signs its resident in and hands over an ID token,"
+        " which the partner app exchanges for a 湘易办 token (RFC 8693) and uses at once",
+        f"IDTOKEN=$(curl -s -H 'Content-Type: application/json' -d '{sign_in}'"
+        f" {alliance.urls['440000']}/_sim/sign-in | {pick})",
+        f"GD=$(curl -s -u {gd.client_id}:{gd.client_secret}"
+        " -d grant_type=urn:ietf:params:oauth:grant-type:token-exchange"
+        " -d subject_token_type=urn:ietf:params:oauth:token-type:id_token"
+        ' -d "subject_token=$IDTOKEN"'
+        f" {base}/identity/token | {access})",
+        f'curl -s -H "Authorization: Bearer $GD" {base}/gw/440000/alliance/provident-fund/account',
+    ]
+    return lines
+
+
 async def run_demo(
     settings: Settings,
     *,
@@ -296,10 +355,12 @@ async def run_demo(
     register_token = configured.get_secret_value() if configured else secrets.token_urlsafe(32)
     # The e-license registry takes the next port (9016); it checks the gateway's assertions.
     registry_port = 0 if simulator_port == 0 else register_port + 1
+    # The alliance partners (粤省事, 随申办, 赣服通) take the next three (9017-9019).
+    alliance_port = 0 if simulator_port == 0 else registry_port + 1
     gateway_keys = GatewayKeys()
     on_step(
-        f"starting {len(divisions)} city simulators, the enterprise register and the e-license"
-        " registry"
+        f"starting {len(divisions)} city simulators, the enterprise register, the e-license"
+        " registry and the three alliance partners"
     )
     async with (
         SimulatorHost(divisions=divisions, base_port=simulator_port) as simulators,
@@ -309,6 +370,7 @@ async def run_demo(
             gateway_jwks=gateway_keys,
             assertion_issuer=settings.resolved_issuer,
         ) as registry,
+        alliance_servers(alliance_port, gateway_keys, settings.resolved_issuer) as partners,
     ):
         if settings.enterprise_register_url is None:
             settings = settings.model_copy(
@@ -334,6 +396,9 @@ async def run_demo(
                 await onboard_elicense(local, token, registry.url)
                 verifier, _department = await elicense_clients(local, token, app.client_id)
                 resident = await demo_resident(local, settings)
+                on_step("onboarding 粤省事, 随申办 and 赣服通 as <partner>/alliance")
+                partner_client = await onboard_alliance(local, token, partners, app.client_id)
+                await give_history(partners, resident.id_number, resident.name)
                 on_step(f"the catalog ({DEMO_ITEMS:,} generated items when empty) and the operator")
                 operator_password = await prepare_operations(settings)
                 on_ready(
@@ -345,6 +410,9 @@ async def run_demo(
                         operator_password,
                         register_url=settings.enterprise_register_url,
                         elicense=ElicenseExamples(resident, verifier, registry.url),
+                        alliance=AllianceExamples(
+                            partners, partner_client, settings.resolved_issuer
+                        ),
                     )
                 )
                 await serving

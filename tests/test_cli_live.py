@@ -88,7 +88,7 @@ def test_onboard_prints_the_plan_or_the_problems(tmp_path: Path, fresh_database_
 
 
 def test_demo_onboards_every_city_and_serves(tmp_path: Path) -> None:
-    port, sim_port = free_port(), free_port_range(17)  # control, 14 cities, 2 registers
+    port, sim_port = free_port(), free_port_range(20)  # control, 14 cities, 2 registers, 3 partners
     env = {**os.environ, "XYB_DATA_DIR": str(tmp_path / "data")}
     log_path = tmp_path / "demo-stderr.log"
     with log_path.open("wb") as stderr:  # the child keeps its own copy
@@ -124,8 +124,10 @@ def test_demo_onboards_every_city_and_serves(tmp_path: Path) -> None:
         services = httpx.get(
             f"http://127.0.0.1:{port}/admin/services", headers={"Authorization": f"Bearer {token}"}
         ).json()
-        # The 14 cities and the e-license registry (430000/elicense, its own connector).
+        # The 14 cities, the e-license registry (430000/elicense, its own connector) and the
+        # three alliance partners (<partner>/alliance).
         assert sorted((s["slug"], s["connector"]) for s in services) == [
+            *[("alliance", "alliance")] * 3,
             ("elicense", "elicense"),
             *[("zwfw", "municipal")] * 14,
         ]

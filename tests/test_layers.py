@@ -32,6 +32,7 @@ DOMAIN = (
 SIMULATOR_USERS = (
     "app/demo.py",
     "app/demo_elicense.py",
+    "app/demo_alliance.py",
     "app/cli",
     "app/contracts/replay.py",
     "app/simulators/",
