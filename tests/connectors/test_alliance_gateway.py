@@ -63,7 +63,8 @@ HANG = {
     "310000": {"times": 1},
     "360000": {},
 }
-TIMEOUT_S = 4.0
+# Long enough for a busy machine, short enough for the three hang tests.
+TIMEOUT_S = 6.0
 
 
 def gw(code: str, path: str) -> str:
@@ -379,6 +380,57 @@ async def test_a_partner_that_commits_then_hangs_holds_one_filing(env: Env, code
     )
 
 
+async def test_a_retry_after_a_lost_answer_with_another_body_is_a_conflict(env: Env) -> None:
+    code, me, same = "440000", env.other, key()
+    url = gw(code, "/medical-filings")
+    await env.sim(
+        code,
+        "/_sim/provider-state",
+        {"state": "the next write commits then hangs", "params": HANG[code]},
+    )
+    lost = await env.client.post(url, json=filing_body(), headers=me.headers(same))
+    problem_type(lost, 504, "upstream-timeout")
+    other = await env.client.post(
+        url, json=filing_body(phone="13900139000"), headers=me.headers(same)
+    )
+    problem_type(other, 409, "alliance-conflict")
+    retried = await env.client.post(url, json=filing_body(), headers=me.headers(same))
+    assert retried.status_code == 201, retried.text
+    await env.client.post(
+        gw(code, f"/medical-filings/{retried.json()['id']}/cancellation"), headers=me.headers()
+    )
+
+
+@pytest.mark.parametrize(
+    ("path", "query", "body", "pointer"),
+    [
+        ("/social-insurance/records", {"toMonth": "0000-02"}, None, "/query/toMonth"),
+        ("/social-insurance/records", {"fromMonth": "0001-01"}, None, "/query/fromMonth"),
+        ("/medical-filings", None, filing_body(startDate="0001-01-01"), "/body/startDate"),
+        ("/medical-filings", None, filing_body(startDate="9999-12-31"), "/body/startDate"),
+        ("/medical-filings", None, filing_body(destination="430880"), "/body/destination"),
+        ("/medical-filings", None, filing_body(remark="a\x00b"), "/body/remark"),
+        ("/medical-filings", None, filing_body(remark="a\u202eb"), "/body/remark"),
+    ],
+)
+async def test_what_would_make_a_partner_fail_is_refused_before_it_is_called(
+    env: Env, path: str, query: dict[str, str] | None, body: Json | None, pointer: str
+) -> None:
+    """A caller's odd date or text never reaches a partner (whose failure would count against
+    its breaker for every resident): 422 naming the field, for each partner."""
+    for code in CODES:
+        before = sum(env.partners[code].state.received.values())
+        if body is None:
+            answer = await env.client.get(gw(code, path), params=query, headers=env.other.headers())
+        else:
+            answer = await env.client.post(
+                gw(code, path), json=body, headers=env.other.headers(key())
+            )
+        refused = is_problem(answer, 422)
+        assert any(e["pointer"].startswith(pointer) for e in refused["errors"]), refused
+        assert sum(env.partners[code].state.received.values()) == before
+
+
 # -- who may call ---------------------------------------------------------------------------
 
 
@@ -392,7 +444,17 @@ async def test_another_residents_filing_is_not_found(env: Env) -> None:
     theirs = await env.client.get(
         gw(code, f"/medical-filings/{filing_id}"), headers=env.other.headers()
     )
-    problem_type(theirs, 404, "alliance-not-found")
+    body = problem_type(theirs, 404, "alliance-not-found")
+    # Nothing tells another person's filing from one that does not exist (the partners' codes
+    # do: 4003 and 2001).
+    absent = await env.client.get(
+        gw(code, "/medical-filings/YDBA19990101999999"), headers=env.other.headers()
+    )
+    unknown = problem_type(absent, 404, "alliance-not-found")
+    assert {k: v for k, v in body.items() if k != "instance"} == {
+        k: v for k, v in unknown.items() if k != "instance"
+    }
+    assert "partnerCode" not in body
     cancel = await env.client.post(
         gw(code, f"/medical-filings/{filing_id}/cancellation"), headers=env.other.headers()
     )

@@ -58,6 +58,7 @@ from app.simulators.alliance.guangdong import (
     seeded_insured,
 )
 from app.simulators.alliance.guangdong.data import DEPOSIT_DAY, contributions, fund_balance
+from tests.connectors.alliance_requests import KNOWN_HUNAN, REQUEST_DAYS, REQUEST_TEXT
 from tests.simulators.alliance_support import ISSUER, fresh_keys, gateway_assertion
 from tests.simulators.clock import NOW, fixed_clock
 
@@ -182,15 +183,15 @@ filing_requests = st.builds(
     kind=st.sampled_from(
         ["long-term-residence", "temporary-treatment", "referral", "off-site-work"]
     ),
-    destination=hunan,
-    startDate=dates,
-    endDate=st.none() | dates,
+    destination=KNOWN_HUNAN,
+    startDate=REQUEST_DAYS,
+    endDate=st.none() | REQUEST_DAYS,
     phone=phones,
-    remark=st.none() | st.text(min_size=1, max_size=100),
+    remark=st.none() | REQUEST_TEXT,
 )
 transfer_requests = st.builds(
     TransferRequest,
-    toCentre=hunan,
+    toCentre=KNOWN_HUNAN,
     toAccount=st.none() | st.from_regex(r"[0-9]{6,32}", fullmatch=True),
     phone=phones,
 )

@@ -51,6 +51,7 @@ from app.simulators.alliance.jiangxi import (
     seeded_people,
 )
 from app.simulators.alliance.jiangxi.data import contributions
+from tests.connectors.alliance_requests import KNOWN_HUNAN, REQUEST_DAYS
 from tests.simulators.alliance_support import ISSUER, fresh_keys, gateway_assertion
 from tests.simulators.clock import NOW, fixed_clock
 
@@ -170,13 +171,15 @@ filing_requests = st.builds(
     kind=st.sampled_from(
         ["long-term-residence", "temporary-treatment", "referral", "off-site-work"]
     ),
-    destination=hunan,
-    startDate=days,
-    endDate=st.none() | days,
+    destination=KNOWN_HUNAN,
+    startDate=REQUEST_DAYS,
+    endDate=st.none() | REQUEST_DAYS,
     phone=phones,
     remark=st.none(),
 )
-transfer_requests = st.builds(TransferRequest, toCentre=hunan, toAccount=st.none(), phone=phones)
+transfer_requests = st.builds(
+    TransferRequest, toCentre=KNOWN_HUNAN, toAccount=st.none(), phone=phones
+)
 
 
 # -- 1. canonical → dialect → canonical ----------------------------------------------------------

@@ -11,10 +11,13 @@ filing); the partner's own codes never appear: each dialect maps its code tables
 
 from __future__ import annotations
 
+import unicodedata
 from datetime import date, datetime
 from typing import Annotated, Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field
+
+from app.core.divisions import division as known_division
 
 PartnerCode = Literal["440000", "310000", "360000"]
 # 险种 of a medical-insurance filing: 职工基本医疗保险 / 城乡居民基本医疗保险.
@@ -47,8 +50,37 @@ HunanDivision = Annotated[
     ),
 ]
 Phone = Annotated[str, Field(pattern=r"^1[3-9][0-9]{9}$", examples=["13800138000"])]
+# The years a request may name: a partner's own date handling fails on year 0 or 9999, and its
+# failure would count against the partner's breaker for every resident.
+FIRST_YEAR, LAST_YEAR = 1990, 2099
+# A month in a query (the same years).
+QUERY_MONTH = r"^(199[0-9]|20[0-9]{2})-(0[1-9]|1[0-2])$"
+
+
+def _plausible(day: date) -> date:
+    if not FIRST_YEAR <= day.year <= LAST_YEAR:
+        raise ValueError(f"a date from {FIRST_YEAR} to {LAST_YEAR}")
+    return day
+
+
+def _printable(text: str) -> str:
+    # Control and invisible formatting characters (NUL, bidi overrides) are refused rather than
+    # stored at one partner and stripped at another.
+    if any(unicodedata.category(c) in ("Cc", "Cf", "Cs", "Co", "Cn") for c in text):
+        raise ValueError("printable text (no control or invisible formatting characters)")
+    return text
+
+
+def _hunan_division(code: str) -> str:
+    if known_division(code) is None:
+        raise ValueError(f"{code} is not a division of Hunan (GB/T 2260)")
+    return code
+
+
+RequestDate = Annotated[date, AfterValidator(_plausible)]
 # 100: the most every partner takes (赣服通 refuses longer text).
-Text = Annotated[str, Field(min_length=1, max_length=100)]
+Text = Annotated[str, Field(min_length=1, max_length=100), AfterValidator(_printable)]
+KnownHunanDivision = Annotated[HunanDivision, AfterValidator(_hunan_division)]
 # The partner's identifiers: opaque, but only characters a URL path carries as they are.
 PartnerId = Annotated[str, Field(pattern=r"^[A-Za-z0-9_.-]{1,64}$")]
 
@@ -63,9 +95,9 @@ class FilingRequest(Model):
 
     insurance: MedicalInsurance
     kind: FilingKind
-    destination: HunanDivision = Field(description="where in Hunan the treatment is (就医地)")
-    startDate: date
-    endDate: date | None = Field(
+    destination: KnownHunanDivision = Field(description="where in Hunan the treatment is (就医地)")
+    startDate: RequestDate
+    endDate: RequestDate | None = Field(
         default=None,
         description="required for temporary-treatment (at most 180 days after startDate)",
     )
@@ -139,7 +171,9 @@ class FundAccount(Model):
 class TransferRequest(Model):
     """住房公积金异地转移接续: move the whole balance to a Hunan centre."""
 
-    toCentre: HunanDivision = Field(description="the Hunan division whose fund centre receives it")
+    toCentre: KnownHunanDivision = Field(
+        description="the Hunan division whose fund centre receives it"
+    )
     toAccount: Annotated[str, Field(pattern=r"^[0-9]{6,32}$")] | None = Field(
         default=None, description="the account at the Hunan centre, when known"
     )

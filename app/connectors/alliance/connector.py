@@ -39,10 +39,15 @@ from pydantic import BaseModel, ValidationError
 
 from app.connectors.alliance import problems
 from app.connectors.alliance.canonical import (
+    FIRST_YEAR,
+    LAST_YEAR,
+    QUERY_MONTH,
+    Filing,
     FilingCancellation,
     FilingRequest,
     PartnerRefusal,
     Records,
+    Transfer,
     TransferRequest,
 )
 from app.connectors.alliance.dialects import dialect_for
@@ -79,6 +84,7 @@ CREDENTIALS_KEPT = 10_000
 UNCERTAIN_KEPT_S = 24 * 3600.0
 UNCERTAIN_KEPT = 10_000
 MAX_RECORD_PAGES = 50
+_QUERY_MONTH = re.compile(QUERY_MONTH)
 _PARTNER_ID = re.compile(r"[A-Za-z0-9_.-]{1,64}")
 _KEY_CHARS = frozenset("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789_.:-")
 
@@ -178,8 +184,10 @@ class AllianceConnector:
             raise Refusal(
                 problems.ASSURANCE_TOO_LOW,
                 f"The partner app acts on the ID number the gateway vouches for: that needs a"
-                f" token of assurance {RESIDENT_ASSURANCE} (verified by a partner app or in person"
-                f" at a service counter); this one has {facts.assurance}.",
+                f" token of assurance {RESIDENT_ASSURANCE}; this one has {facts.assurance}. An"
+                " account registered here with a typed ID number keeps that assurance, even when"
+                " its holder later signs in through a partner app: verification in person at a"
+                " service counter raises it.",
                 {
                     "required_assurance": RESIDENT_ASSURANCE,
                     "assurance": facts.assurance,
@@ -342,9 +350,18 @@ class AllianceConnector:
             "partnerMessage": words.message,
         }
 
-    def _refusal(self, refused: PartnerRefused) -> Refusal:
+    def _refusal(self, refused: PartnerRefused, *, by_id: str | None = None) -> Refusal:
+        """The partner's refusal as the caller sees it. ``by_id`` names what a call by its
+        identifier looked for: that it is absent and that it is another person's are answered
+        alike, without the partner's words, which tell the two apart."""
         words = self._partner_words(refused)
         said = f"{refused.code} {refused.message}".strip()
+        if by_id is not None and refused.kind in ("not-found", "forbidden"):
+            return Refusal(
+                problems.PARTNER_NOT_FOUND,
+                f"The partner holds no {by_id} with this number for you.",
+                {"partner": self.division},
+            )
         match refused.kind:
             case "invalid":
                 return Refusal(
@@ -378,9 +395,12 @@ class AllianceConnector:
         id_number: str,
         call: PartnerCall,
         read: Callable[[PartnerAnswer], Any],
+        *,
+        by_id: str | None = None,
     ) -> Any:
         """The call with the resident's credential, read by ``read``; a credential the partner
-        refuses is replaced once (a partner restarted, a key rotated there)."""
+        refuses is replaced once (a partner restarted, a key rotated there). ``by_id``: see
+        :meth:`_refusal`."""
         dialect = self._partner()
         for attempt in (0, 1):
             credential = await self._credential(request, id_number, fresh=attempt > 0)
@@ -391,7 +411,7 @@ class AllianceConnector:
                 if refused.kind == "credential" and attempt == 0:
                     self._credentials.pop(id_number, None)
                     continue
-                raise self._refusal(refused) from None
+                raise self._refusal(refused, by_id=by_id) from None
             except BadPartnerAnswer as exc:
                 raise self._bad(exc) from None
         raise AssertionError("unreachable")  # pragma: no cover
@@ -404,9 +424,12 @@ class AllianceConnector:
         create: PartnerCall,
         find: PartnerCall,
         read: Callable[[PartnerAnswer], Any],
+        same: Callable[[Any], bool],
     ) -> Any:
         """A create made safe to retry: a reference whose earlier answer was lost is first looked
-        up at the partner (reconciliation), and only created when the partner holds nothing."""
+        up at the partner (reconciliation), and only created when the partner holds nothing.
+        What it finds must be what this request asks (``same``): the key's first request may
+        have had another body."""
         now = time.monotonic()
         lost_at = self._uncertain.get(reference)
         if lost_at is not None and now - lost_at < UNCERTAIN_KEPT_S:
@@ -417,6 +440,13 @@ class AllianceConnector:
                     raise
             else:
                 self._uncertain.pop(reference, None)
+                if not same(found):
+                    raise Refusal(
+                        problems.PARTNER_CONFLICT,
+                        "This Idempotency-Key was used for another request: the partner holds"
+                        f" what the first one asked ({found.id}).",
+                        {"partner": self.division},
+                    )
                 return found
         # Uncertain until the partner's answer is read: should the deadline or the connection
         # end first, the partner may hold the write, and the retry looks for it before creating.
@@ -427,8 +457,17 @@ class AllianceConnector:
             if error.not_sent:
                 self._uncertain.pop(reference, None)
             raise
-        except Refusal:
+        except Refusal as refusal:
             self._uncertain.pop(reference, None)
+            if refusal.problem is problems.PARTNER_CONFLICT:
+                # The partner speaks of its own reference field, which the caller never sent.
+                said = refusal.detail.removeprefix("The partner's state does not allow it: ")
+                raise Refusal(
+                    problems.PARTNER_CONFLICT,
+                    "The Idempotency-Key was used for another request, or the partner's state"
+                    f" does not allow it (the partner said: {said})",
+                    refusal.extensions,
+                ) from None
             raise
         self._uncertain.pop(reference, None)
         return made
@@ -468,6 +507,7 @@ class AllianceConnector:
             dialect.create_filing_call(id_number, reference, body),
             dialect.find_filing_call(id_number, reference),
             dialect.read_filing,
+            lambda found: _same_filing(found, body),
         )
         return self._answer(201, filing, f"/medical-filings/{filing.id}")
 
@@ -475,14 +515,16 @@ class AllianceConnector:
         _, id_number = self._resident(request)
         dialect = self._partner()
         call = dialect.get_filing_call(id_number, params[0])
-        return self._answer(200, await self._call(request, id_number, call, dialect.read_filing))
+        found = await self._call(request, id_number, call, dialect.read_filing, by_id="filing")
+        return self._answer(200, found)
 
     async def cancel_filing(self, request: UpstreamRequest, params: list[str]) -> UpstreamResponse:
         _, id_number = self._resident(request)
         dialect = self._partner()
         body: FilingCancellation = self._body(request, FilingCancellation, empty_ok=True)
         call = dialect.cancel_filing_call(id_number, params[0], body.reason)
-        return self._answer(200, await self._call(request, id_number, call, dialect.read_filing))
+        done = await self._call(request, id_number, call, dialect.read_filing, by_id="filing")
+        return self._answer(200, done)
 
     async def records(self, request: UpstreamRequest, params: list[str]) -> UpstreamResponse:
         _, id_number = self._resident(request)
@@ -490,10 +532,10 @@ class AllianceConnector:
         query = self._query(request)
         months = {name: query.get(name) or None for name in ("fromMonth", "toMonth")}
         for name, value in months.items():
-            if value is not None and not _is_month(value):
+            if value is not None and not _QUERY_MONTH.fullmatch(value):
                 raise Refusal(
                     VALIDATION_FAILED,
-                    f"{name} is a month, yyyy-MM.",
+                    f"{name} is a month, yyyy-MM, from {FIRST_YEAR} to {LAST_YEAR}.",
                     {"errors": [{"pointer": f"/query/{name}", "detail": "yyyy-MM"}]},
                 )
         first: Records | None = None
@@ -533,6 +575,7 @@ class AllianceConnector:
             dialect.create_transfer_call(id_number, reference, body, account.accountNo),
             dialect.find_transfer_call(id_number, reference),
             dialect.read_transfer,
+            lambda found: _same_transfer(found, body),
         )
         return self._answer(201, transfer, f"/provident-fund/transfers/{transfer.id}")
 
@@ -543,15 +586,26 @@ class AllianceConnector:
         return self._answer(200, await self._call(request, id_number, call, dialect.read_transfer))
 
 
-def _is_month(value: str) -> bool:
-    return (
-        len(value) == 7
-        and value[4] == "-"
-        and value[:4].isdigit()
-        and value[5:].isdigit()
-        and 1 <= int(value[5:]) <= 12
-        and value.isascii()
+def _agrees(pairs: list[tuple[object, object]]) -> bool:
+    """Each (held, asked) pair agrees where the partner keeps the field (held is not None)."""
+    return all(held is None or held == asked for held, asked in pairs)
+
+
+def _same_filing(found: Filing, asked: FilingRequest) -> bool:
+    return _agrees(
+        [
+            (found.insurance, asked.insurance),
+            (found.kind, asked.kind),
+            (found.destination, asked.destination),
+            (found.startDate, asked.startDate),
+            (found.endDate, asked.endDate) if asked.endDate is not None else (None, None),
+            (found.phone, asked.phone),
+        ]
     )
+
+
+def _same_transfer(found: Transfer, asked: TransferRequest) -> bool:
+    return _agrees([(found.toCentre, asked.toCentre), (found.phone, asked.phone)])
 
 
 def create(config: ConnectorConfig) -> AllianceConnector:

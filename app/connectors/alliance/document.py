@@ -33,6 +33,9 @@ def schemas() -> dict[str, Any]:
     found: dict[str, Any] = top["$defs"]
     for schema in found.values():
         _untitled(schema)
+        # No model titles either: the merged /gw/openapi.json holds this document once per
+        # partner, and client generators name models by title (three "Filing"s collide).
+        schema.pop("title", None)
     return dict(sorted(found.items()))
 
 

@@ -35,12 +35,14 @@ PARTNER_FAILED = register_problem_type(
     502,
     "The partner failed",
     "The partner app answered with an error of its own (partnerCode); retry later.",
+    fault="upstream",
 )
 PARTNER_UNAVAILABLE = register_problem_type(
     "alliance-partner-unavailable",
     503,
     "The partner is unavailable",
     "The partner app said it cannot serve now; retry later.",
+    fault="upstream",
 )
 SIGN_ON_FAILED = register_problem_type(
     "alliance-sign-on-failed",
