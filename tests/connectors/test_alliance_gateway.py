@@ -281,6 +281,9 @@ async def test_a_filing_is_made_read_and_cancelled_at_every_partner(env: Env, co
         gw(code, f"/medical-filings/{filing['id']}/cancellation"), headers=me.headers()
     )
     refused = problem_type(again, 409, "alliance-conflict")
+    # A retried cancel can tell that the first took effect.
+    assert refused["filing"]["status"] == "cancelled"
+    assert refused["filing"]["id"] == filing["id"]
     # The partner's own words are kept beside the gateway's.
     assert refused["partner"] == code
     assert refused["partnerCode"]

@@ -523,7 +523,22 @@ class AllianceConnector:
         dialect = self._partner()
         body: FilingCancellation = self._body(request, FilingCancellation, empty_ok=True)
         call = dialect.cancel_filing_call(id_number, params[0], body.reason)
-        done = await self._call(request, id_number, call, dialect.read_filing, by_id="filing")
+        try:
+            done = await self._call(request, id_number, call, dialect.read_filing, by_id="filing")
+        except Refusal as refusal:
+            if refusal.problem is not problems.PARTNER_CONFLICT:
+                raise
+            # Already cancelled (perhaps by this caller's own cancel, whose answer was lost):
+            # say so, with the filing, so a retry can tell that its cancel took effect.
+            get = dialect.get_filing_call(id_number, params[0])
+            held = await self._call(request, id_number, get, dialect.read_filing, by_id="filing")
+            if held.status != "cancelled":
+                raise
+            raise Refusal(
+                problems.PARTNER_CONFLICT,
+                f"The filing is already cancelled (at {held.cancelledAt}).",
+                {**refusal.extensions, "filing": json.loads(held.model_dump_json())},
+            ) from None
         return self._answer(200, done)
 
     async def records(self, request: UpstreamRequest, params: list[str]) -> UpstreamResponse:
