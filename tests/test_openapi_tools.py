@@ -29,6 +29,7 @@ import httpx
 import pytest
 from fastapi import FastAPI
 
+from app.connectors.alliance import canonical_document as alliance_document
 from app.core.config import Settings
 from app.main import create_app
 from app.services.openapi.merge import drop_unused_components
@@ -40,6 +41,8 @@ from tests.log_guard import secret
 REPO = Path(__file__).resolve().parent.parent
 ADMIN = {"Authorization": f"Bearer {ADMIN_TOKEN}"}
 CHANGSHA = "430100"
+# The alliance's canonical API, onboarded once per partner (the same document three times).
+ALLIANCE = {"440000": 9017, "310000": 9018, "360000": 9019}
 KNOWN_ID = "430121199912124865"  # a resident of the Changsha simulator's data
 UNKNOWN_ID = "430182197707070005"  # valid check digit, no such resident
 BAD_CHECK_DIGIT = "430121199912124866"
@@ -95,7 +98,10 @@ async def demo(tmp_path_factory: pytest.TempPathFactory) -> AsyncIterator[Demo]:
     }
     app = create_app(
         Settings(data_dir=tmp / "data", database_url=url, admin_token=ADMIN_TOKEN),
-        transport_factory=lambda base_url, _: httpx.ASGITransport(app=upstreams[base_url]),
+        # The alliance partners are onboarded for their documents only (never called here).
+        transport_factory=lambda base_url, _: httpx.ASGITransport(
+            app=upstreams.get(base_url, create_city_app(CHANGSHA))
+        ),
     )
     try:
         async with (
@@ -119,6 +125,21 @@ async def demo(tmp_path_factory: pytest.TempPathFactory) -> AsyncIterator[Demo]:
                 )
                 assert onboarded.status_code == 201, onboarded.text
                 ids[division] = onboarded.json()["id"]
+            for partner in ALLIANCE:
+                onboarded = await http.post(
+                    "/admin/services",
+                    json={
+                        "division": partner,
+                        "slug": "alliance",
+                        "name": f"{partner} 跨省通办",
+                        "upstream_url": f"http://127.0.0.1:{ALLIANCE[partner]}",
+                        "document": alliance_document(),
+                        "connector": "alliance",
+                        "data_classification": "personal",
+                    },
+                    headers=ADMIN,
+                )
+                assert onboarded.status_code == 201, onboarded.text
             created = await http.post(
                 "/admin/clients", json={"name": "generated client", "kind": "app"}, headers=ADMIN
             )
@@ -266,6 +287,7 @@ def _generate(demo: Demo, tmp_path: Path) -> Any:
     )
     assert ran.returncode == 0, ran.stdout + ran.stderr
     assert "Unable to" not in ran.stdout, ran.stdout  # an operation the generator skipped
+    assert "duplicate" not in ran.stdout, ran.stdout  # models it dropped (one title, twice)
     return importlib.import_module("xyb_gw_client")
 
 
@@ -278,6 +300,16 @@ def generated(demo: Demo, tmp_path: Path) -> Iterator[Any]:
         sys.path.remove(str(tmp_path))
         for name in [n for n in sys.modules if n.split(".")[0] == "xyb_gw_client"]:
             del sys.modules[name]
+
+
+def test_a_generated_client_has_every_partners_alliance_operations(generated: Any) -> None:
+    """The same canonical document at three partners: each partner's operations and models."""
+    package = Path(generated.__file__).parent
+    for partner in ALLIANCE:
+        for operation in ("create_medical_filing", "cancel_medical_filing", "get_social_insurance"):
+            found = list(package.glob(f"api/*/gw_{partner}_alliance_{operation}*.py"))
+            assert found, (partner, operation)
+        assert list(package.glob(f"models/c{partner}_alliance_filing_request.py")), partner
 
 
 async def test_a_generated_client_reads_city_errors_and_gateway_problems(
