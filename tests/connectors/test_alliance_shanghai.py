@@ -305,7 +305,9 @@ def test_what_the_partner_cannot_say_is_a_value_error() -> None:
 
 def test_calls_percent_encode_what_they_carry() -> None:
     assert DIALECT.get_filing_call(A, "a/b c?#") == PartnerCall(
-        "GET", "/ssb/open/medical/remote_filings/a%2Fb%20c%3F%23"
+        "GET",
+        "/ssb/open/medical/remote_filings/a%2Fb%20c%3F%23",
+        headers=(("accept", "application/json"),),
     )
     assert (
         DIALECT.get_transfer_call(A, "../x").path == "/ssb/open/housing_fund/transfer_outs/..%2Fx"
@@ -333,6 +335,7 @@ def test_calls_percent_encode_what_they_carry() -> None:
     assert DIALECT.records_call(A, None, None, 1).path.endswith(f"={A}&page=1&page_size=200")
     assert DIALECT.account_call(A).path == f"/ssb/open/housing_fund/account?id_number={A}"
     token = DIALECT.token_call(A)
+    assert token.headers == (("accept", "application/json"),)
     assert (token.method, token.path, token.content_type) == (
         "POST",
         "/ssb/open/oauth/token",

@@ -493,9 +493,17 @@ def _query(**params: str | int | None) -> str:
     return "?" + urlencode(given, quote_via=quote, safe="") if given else ""
 
 
+# Every call names the answer it reads (its contract's interactions name it too).
+_ACCEPT = (("accept", JSON_TYPE),)
+
+
+def _get(path: str) -> PartnerCall:
+    return PartnerCall("GET", path, headers=_ACCEPT)
+
+
 def _post(path: str, body: Mapping[str, object]) -> PartnerCall:
     data = json.dumps(body, ensure_ascii=False, separators=(",", ":")).encode("utf-8")
-    return PartnerCall("POST", path, data, JSON_TYPE)
+    return PartnerCall("POST", path, data, JSON_TYPE, _ACCEPT)
 
 
 class ShanghaiDialect:
@@ -528,10 +536,10 @@ class ShanghaiDialect:
 
     def find_filing_call(self, id_number: str, reference: str) -> PartnerCall:
         # The lookup needs no id_number: the credential's resident is the only one it searches.
-        return PartnerCall("GET", FILINGS + _query(request_id=reference))
+        return _get(FILINGS + _query(request_id=reference))
 
     def get_filing_call(self, id_number: str, filing_id: str) -> PartnerCall:
-        return PartnerCall("GET", f"{FILINGS}/{_segment(filing_id)}")
+        return _get(f"{FILINGS}/{_segment(filing_id)}")
 
     def cancel_filing_call(self, id_number: str, filing_id: str, reason: str | None) -> PartnerCall:
         body = {} if reason is None else {"reason": reason}
@@ -552,13 +560,13 @@ class ShanghaiDialect:
             page=page,
             page_size=PAGE_SIZE,
         )
-        return PartnerCall("GET", f"{PREFIX}/social_insurance/payments{query}")
+        return _get(f"{PREFIX}/social_insurance/payments{query}")
 
     def read_records(self, answer: PartnerAnswer) -> RecordsPage:
         return read_records(answer)
 
     def account_call(self, id_number: str) -> PartnerCall:
-        return PartnerCall("GET", f"{PREFIX}/housing_fund/account" + _query(id_number=id_number))
+        return _get(f"{PREFIX}/housing_fund/account" + _query(id_number=id_number))
 
     def read_account(self, answer: PartnerAnswer) -> FundAccount:
         return read_account(answer)
@@ -578,10 +586,10 @@ class ShanghaiDialect:
         return _post(TRANSFERS, body)
 
     def find_transfer_call(self, id_number: str, reference: str) -> PartnerCall:
-        return PartnerCall("GET", TRANSFERS + _query(request_id=reference))
+        return _get(TRANSFERS + _query(request_id=reference))
 
     def get_transfer_call(self, id_number: str, transfer_id: str) -> PartnerCall:
-        return PartnerCall("GET", f"{TRANSFERS}/{_segment(transfer_id)}")
+        return _get(f"{TRANSFERS}/{_segment(transfer_id)}")
 
     def read_transfer(self, answer: PartnerAnswer) -> Transfer:
         return read_transfer(answer)
