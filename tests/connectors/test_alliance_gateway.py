@@ -383,7 +383,14 @@ async def test_a_partner_that_commits_then_hangs_holds_one_filing(env: Env, code
     )
 
 
-async def test_a_retry_after_a_lost_answer_with_another_body_is_a_conflict(env: Env) -> None:
+@pytest.mark.parametrize(
+    "changes",
+    [{"phone": "13900139000"}, {"remark": "另一个请求"}, {"endDate": "2099-01-01"}],
+)
+async def test_a_retry_after_a_lost_answer_with_another_body_is_a_conflict(
+    env: Env, changes: Json
+) -> None:
+    """Compared on every field the partner keeps (粤省事 keeps them all)."""
     code, me, same = "440000", env.other, key()
     url = gw(code, "/medical-filings")
     await env.sim(
@@ -393,9 +400,7 @@ async def test_a_retry_after_a_lost_answer_with_another_body_is_a_conflict(env: 
     )
     lost = await env.client.post(url, json=filing_body(), headers=me.headers(same))
     problem_type(lost, 504, "upstream-timeout")
-    other = await env.client.post(
-        url, json=filing_body(phone="13900139000"), headers=me.headers(same)
-    )
+    other = await env.client.post(url, json=filing_body(**changes), headers=me.headers(same))
     problem_type(other, 409, "alliance-conflict")
     retried = await env.client.post(url, json=filing_body(), headers=me.headers(same))
     assert retried.status_code == 201, retried.text
@@ -466,6 +471,28 @@ async def test_another_residents_filing_is_not_found(env: Env) -> None:
         gw(code, f"/medical-filings/{filing_id}/cancellation"), headers=env.resident.headers()
     )
     assert mine.status_code == 200
+
+
+async def test_another_residents_transfer_is_not_found(env: Env) -> None:
+    for code in CODES:
+        made = await env.client.post(
+            gw(code, "/provident-fund/transfers"),
+            json=transfer_body(),
+            headers=env.resident.headers(key()),
+        )
+        assert made.status_code == 201, made.text
+        theirs = await env.client.get(
+            gw(code, f"/provident-fund/transfers/{made.json()['id']}"),
+            headers=env.other.headers(),
+        )
+        absent = await env.client.get(
+            gw(code, f"/provident-fund/transfers/{made.json()['id']}9"),
+            headers=env.other.headers(),
+        )
+        one = problem_type(theirs, 404, "alliance-not-found")
+        other = problem_type(absent, 404, "alliance-not-found")
+        del one["instance"], other["instance"]
+        assert one == other
 
 
 async def test_only_a_verified_residents_own_token_is_served(env: Env) -> None:

@@ -18,6 +18,7 @@ from typing import Annotated, Literal
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field
 
 from app.core.divisions import division as known_division
+from app.core.divisions import divisions
 
 PartnerCode = Literal["440000", "310000", "360000"]
 # 险种 of a medical-insurance filing: 职工基本医疗保险 / 城乡居民基本医疗保险.
@@ -77,10 +78,23 @@ def _hunan_division(code: str) -> str:
     return code
 
 
-RequestDate = Annotated[date, AfterValidator(_plausible)]
+# Said in the document too, so that clients and test generators send what is accepted.
+RequestDate = Annotated[
+    date,
+    Field(
+        json_schema_extra={
+            "pattern": r"^(199[0-9]|20[0-9]{2})-(0[1-9]|1[0-2])-(0[1-9]|[12][0-9]|3[01])$"
+        }
+    ),
+    AfterValidator(_plausible),
+]
 # 100: the most every partner takes (赣服通 refuses longer text).
 Text = Annotated[str, Field(min_length=1, max_length=100), AfterValidator(_printable)]
-KnownHunanDivision = Annotated[HunanDivision, AfterValidator(_hunan_division)]
+KnownHunanDivision = Annotated[
+    HunanDivision,
+    Field(json_schema_extra={"enum": sorted(c for c in divisions() if c.startswith("43"))}),
+    AfterValidator(_hunan_division),
+]
 # The partner's identifiers: opaque, but only characters a URL path carries as they are.
 PartnerId = Annotated[str, Field(pattern=r"^[A-Za-z0-9_.-]{1,64}$")]
 

@@ -42,12 +42,10 @@ from app.connectors.alliance.canonical import (
     FIRST_YEAR,
     LAST_YEAR,
     QUERY_MONTH,
-    Filing,
     FilingCancellation,
     FilingRequest,
     PartnerRefusal,
     Records,
-    Transfer,
     TransferRequest,
 )
 from app.connectors.alliance.dialects import dialect_for
@@ -100,7 +98,6 @@ class AllianceConnector:
         self.config = config
         self.division = config.service.split("/", 1)[0]
         self.dialect: Dialect | None = dialect_for(self.division)
-        self.prefix = "/gw/" + config.service
         self._base = config.base_url.rstrip("/")
         # ID number -> (credential, monotonic time it stops being used).
         self._credentials: dict[str, tuple[str, float]] = {}
@@ -507,7 +504,7 @@ class AllianceConnector:
             dialect.create_filing_call(id_number, reference, body),
             dialect.find_filing_call(id_number, reference),
             dialect.read_filing,
-            lambda found: _same_filing(found, body),
+            lambda found: _same(found, body, dialect.drops["filing"]),
         )
         return self._answer(201, filing, f"/medical-filings/{filing.id}")
 
@@ -590,7 +587,7 @@ class AllianceConnector:
             dialect.create_transfer_call(id_number, reference, body, account.accountNo),
             dialect.find_transfer_call(id_number, reference),
             dialect.read_transfer,
-            lambda found: _same_transfer(found, body),
+            lambda found: _same(found, body, dialect.drops["transfer"]),
         )
         return self._answer(201, transfer, f"/provident-fund/transfers/{transfer.id}")
 
@@ -598,29 +595,23 @@ class AllianceConnector:
         _, id_number = self._resident(request)
         dialect = self._partner()
         call = dialect.get_transfer_call(id_number, params[0])
-        return self._answer(200, await self._call(request, id_number, call, dialect.read_transfer))
+        found = await self._call(request, id_number, call, dialect.read_transfer, by_id="transfer")
+        return self._answer(200, found)
 
 
-def _agrees(pairs: list[tuple[object, object]]) -> bool:
-    """Each (held, asked) pair agrees where the partner keeps the field (held is not None)."""
-    return all(held is None or held == asked for held, asked in pairs)
-
-
-def _same_filing(found: Filing, asked: FilingRequest) -> bool:
-    return _agrees(
-        [
-            (found.insurance, asked.insurance),
-            (found.kind, asked.kind),
-            (found.destination, asked.destination),
-            (found.startDate, asked.startDate),
-            (found.endDate, asked.endDate) if asked.endDate is not None else (None, None),
-            (found.phone, asked.phone),
-        ]
-    )
-
-
-def _same_transfer(found: Transfer, asked: TransferRequest) -> bool:
-    return _agrees([(found.toCentre, asked.toCentre), (found.phone, asked.phone)])
+def _same(held: BaseModel, asked: BaseModel, dropped: frozenset[str]) -> bool:
+    """Whether what the partner holds is what ``asked`` asks, in every field of the request the
+    partner keeps (``dropped``: those it is not sent). Text is compared as partners keep it,
+    without surrounding blanks."""
+    for name, value in asked:
+        if name in dropped:
+            continue
+        kept = getattr(held, name, None)
+        if isinstance(value, str) and isinstance(kept, str):
+            value, kept = value.strip(), kept.strip()
+        if kept != value:
+            return False
+    return True
 
 
 def create(config: ConnectorConfig) -> AllianceConnector:

@@ -10,6 +10,7 @@ canonical → dialect → canonical is the identity.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Literal, Protocol
 
@@ -101,6 +102,9 @@ class Dialect(Protocol):
     :class:`BadPartnerAnswer`."""
 
     partner: str  # GB/T 2260 province code
+    # The fields of a canonical request ("filing": FilingRequest, "transfer": TransferRequest)
+    # the partner is not sent (it keeps no such thing): a retry is compared on the others.
+    drops: Mapping[str, frozenset[str]]
 
     # -- outbound single sign-on: the connector adds the gateway's assertion header ---------
     def token_call(self, id_number: str) -> PartnerCall: ...

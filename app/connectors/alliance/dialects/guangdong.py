@@ -47,6 +47,7 @@ import re
 from collections.abc import Callable, Mapping
 from datetime import date, datetime
 from decimal import Decimal, InvalidOperation
+from types import MappingProxyType
 from typing import Any, NoReturn, TypeVar
 from urllib.parse import quote, unquote
 from zoneinfo import ZoneInfo
@@ -342,6 +343,10 @@ class GuangdongDialect:
     """粤省事's protocol (see the module's docstring)."""
 
     partner = PARTNER
+    # Not sent to the partner, which keeps no such thing (see the module's docstring).
+    drops: Mapping[str, frozenset[str]] = MappingProxyType(
+        {"filing": frozenset(), "transfer": frozenset()}
+    )
 
     # -- outbound single sign-on ---------------------------------------------------------------
     def token_call(self, id_number: str) -> PartnerCall:

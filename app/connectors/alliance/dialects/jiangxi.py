@@ -41,6 +41,7 @@ import re
 import xml.etree.ElementTree as ET  # writing only; every XML read goes through defusedxml
 from collections.abc import Mapping, Sequence
 from datetime import date, datetime
+from types import MappingProxyType
 from typing import Any, Final, TypeVar
 from zoneinfo import ZoneInfo
 
@@ -425,6 +426,10 @@ class JiangxiDialect:
     """赣服通's protocol (see the module docstring)."""
 
     partner: str = PARTNER
+    # Not sent to the partner, which keeps no such thing (see the module's docstring).
+    drops: Mapping[str, frozenset[str]] = MappingProxyType(
+        {"filing": frozenset({"remark"}), "transfer": frozenset({"toAccount"})}
+    )
 
     # -- outbound single sign-on ---------------------------------------------------------------
     def token_call(self, id_number: str) -> PartnerCall:

@@ -43,6 +43,7 @@ import json
 import re
 from collections.abc import Mapping
 from datetime import UTC, date, datetime, time, timedelta
+from types import MappingProxyType
 from typing import Any, NoReturn, TypeVar
 from urllib.parse import quote, urlencode
 from zoneinfo import ZoneInfo
@@ -510,6 +511,13 @@ class ShanghaiDialect:
     """随申办's protocol (see the module's docstring)."""
 
     partner = PARTNER
+    # Not sent to the partner, which keeps no such thing (see the module's docstring).
+    drops: Mapping[str, frozenset[str]] = MappingProxyType(
+        {
+            "filing": frozenset({"destination", "remark"}),
+            "transfer": frozenset({"toAccount", "phone"}),
+        }
+    )
 
     def token_call(self, id_number: str) -> PartnerCall:
         return _post(f"{PREFIX}/oauth/token", {"id_number": id_number})
