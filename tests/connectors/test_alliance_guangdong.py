@@ -1013,6 +1013,6 @@ def test_amounts_are_read_exactly() -> None:
 def test_a_validation_error_does_not_escape() -> None:
     # The canonical model refuses it (a PartnerId), not the reader: still a BadPartnerAnswer.
     answer = _changed(encode_filing(SAMPLE_FILING), _set(baNo="x" * 65))
-    with pytest.raises(BadPartnerAnswer, match=r"filing\.id"):
+    with pytest.raises(BadPartnerAnswer, match=r"Filing\.id"):
         DIALECT.read_filing(answer)
     assert guangdong.PARTNER == "440000"

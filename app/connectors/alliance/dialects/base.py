@@ -12,7 +12,10 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass
-from typing import Literal, Protocol
+from typing import Any, Literal, Protocol, TypeVar
+from urllib.parse import quote
+
+from pydantic import BaseModel, ValidationError
 
 from app.connectors.alliance.canonical import (
     Filing,
@@ -79,6 +82,29 @@ class PartnerRefused(Exception):
 class BadPartnerAnswer(Exception):
     """An answer that is not the partner's protocol (no envelope, a field missing or of the
     wrong type, a code outside its tables, XML with a DTD or entities): 502, never parsed on."""
+
+
+M = TypeVar("M", bound=BaseModel)
+
+
+def build(model: type[M], **values: Any) -> M:
+    """The canonical ``model`` from a partner's values; what its validation refuses is the
+    partner's answer's fault (:class:`BadPartnerAnswer` naming the field)."""
+    try:
+        return model(**values)
+    except ValidationError as error:
+        first = error.errors()[0]
+        where = ".".join(str(part) for part in first["loc"])
+        raise BadPartnerAnswer(f"{model.__name__}.{where}: {first['msg']}") from None
+
+
+def path_segment(value: str) -> str:
+    """``value`` as one percent-encoded path segment of a call."""
+    # quote leaves "." alone, and a client removes a "." or ".." segment (RFC 3986 5.2.4): the
+    # call would reach another operation. Encoded, it stays the partner's (odd) identifier.
+    if value in (".", ".."):
+        return value.replace(".", "%2E")
+    return quote(value, safe="")
 
 
 @dataclass(frozen=True, slots=True)

@@ -52,8 +52,6 @@ from typing import Any, NoReturn, TypeVar
 from urllib.parse import quote, unquote
 from zoneinfo import ZoneInfo
 
-from pydantic import ValidationError
-
 from app.connectors.alliance.canonical import (
     AccountStatus,
     Contribution,
@@ -77,6 +75,8 @@ from app.connectors.alliance.dialects.base import (
     PartnerRefused,
     RecordsPage,
     RefusalKind,
+    build,
+    path_segment,
 )
 
 _T = TypeVar("_T")
@@ -164,14 +164,6 @@ def _bad(message: str) -> NoReturn:
 
 
 # -- calls -----------------------------------------------------------------------------------------
-
-
-def _segment(value: str) -> str:
-    # quote leaves "." alone, and a client removes a "." or ".." segment (RFC 3986 5.2.4): the
-    # call would reach another operation. Encoded, it stays the partner's (odd) identifier.
-    if value in (".", ".."):
-        return value.replace(".", "%2E")
-    return quote(value, safe="")
 
 
 def _query(path: str, params: Mapping[str, str | None]) -> str:
@@ -328,14 +320,6 @@ def _object(obj: Mapping[str, Any], name: str) -> dict[str, Any]:
     return value
 
 
-def _build(model: Callable[..., _T], what: str, **fields: Any) -> _T:
-    try:
-        return model(**fields)
-    except ValidationError as error:
-        where = ".".join(str(part) for part in error.errors()[0]["loc"])
-        _bad(f"{what}.{where} is not valid")
-
-
 # -- the dialect ---------------------------------------------------------------------------------
 
 
@@ -388,16 +372,15 @@ class GuangdongDialect:
         return _get("/yb/ydba", requestNo=reference)
 
     def get_filing_call(self, id_number: str, filing_id: str) -> PartnerCall:
-        return _get(f"/yb/ydba/{_segment(filing_id)}")
+        return _get(f"/yb/ydba/{path_segment(filing_id)}")
 
     def cancel_filing_call(self, id_number: str, filing_id: str, reason: str | None) -> PartnerCall:
-        return _post(f"/yb/ydba/{_segment(filing_id)}/cancel", {"cancelReason": reason})
+        return _post(f"/yb/ydba/{path_segment(filing_id)}/cancel", {"cancelReason": reason})
 
     def read_filing(self, answer: PartnerAnswer) -> Filing:
         data = _data(answer)
-        return _build(
+        return build(
             Filing,
-            "filing",
             id=_text(data, "baNo"),
             reference=_text(data, "requestNo"),
             partner=PARTNER,
@@ -429,9 +412,8 @@ class GuangdongDialect:
         rows = _field(data, "list")
         if not isinstance(rows, list):
             _bad("list is not an array")
-        records = _build(
+        records = build(
             Records,
-            "records",
             partner=PARTNER,
             name=_text(data, "name"),
             insuredCity=_text(data, "insuredCity"),
@@ -446,9 +428,8 @@ class GuangdongDialect:
 
     def read_account(self, answer: PartnerAnswer) -> FundAccount:
         data = _data(answer)
-        return _build(
+        return build(
             FundAccount,
-            "account",
             partner=PARTNER,
             accountNo=_text(data, "accountNo"),
             name=_text(data, "name"),
@@ -484,13 +465,12 @@ class GuangdongDialect:
         return _get("/gjj/transfers", requestNo=reference)
 
     def get_transfer_call(self, id_number: str, transfer_id: str) -> PartnerCall:
-        return _get(f"/gjj/transfers/{_segment(transfer_id)}")
+        return _get(f"/gjj/transfers/{path_segment(transfer_id)}")
 
     def read_transfer(self, answer: PartnerAnswer) -> Transfer:
         data = _data(answer)
-        return _build(
+        return build(
             Transfer,
-            "transfer",
             id=_text(data, "transferNo"),
             reference=_text(data, "requestNo"),
             partner=PARTNER,
@@ -513,9 +493,8 @@ def _contribution(row: object, index: int) -> Contribution:
         _bad(f"list[{index}] is not an object")
     if _text(row, "status") != PAID:
         _bad(f"list[{index}].status is outside its table")
-    return _build(
+    return build(
         Contribution,
-        f"records.list[{index}]",
         month=_month(row, "month"),
         insurance=_code(row, "insuranceCode", _CONTRIBUTION_OF),
         base=_money(row, "base"),

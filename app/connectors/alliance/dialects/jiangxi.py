@@ -42,12 +42,12 @@ import xml.etree.ElementTree as ET  # writing only; every XML read goes through 
 from collections.abc import Mapping, Sequence
 from datetime import date, datetime
 from types import MappingProxyType
-from typing import Any, Final, TypeVar
+from typing import Final, TypeVar
 from zoneinfo import ZoneInfo
 
 import defusedxml.ElementTree as SafeET
 from defusedxml import DefusedXmlException
-from pydantic import BaseModel, ValidationError
+from pydantic import BaseModel
 
 from app.connectors.alliance.canonical import (
     AccountStatus,
@@ -72,6 +72,7 @@ from app.connectors.alliance.dialects.base import (
     PartnerRefused,
     RecordsPage,
     RefusalKind,
+    build,
 )
 
 PARTNER: Final = "360000"
@@ -302,16 +303,6 @@ def _optional_money(fields: Fields, name: str) -> str | None:
     return None if value is None else _amount(value, name)
 
 
-def _build(model: type[M], **values: Any) -> M:
-    """The canonical model, or BadPartnerAnswer when 赣服通's values do not fit it."""
-    try:
-        return model(**values)
-    except ValidationError as exc:
-        first = exc.errors()[0]
-        where = ".".join(str(part) for part in first["loc"])
-        raise BadPartnerAnswer(f"{model.__name__}.{where}: {first['msg']}") from None
-
-
 def _media_type_is_xml(content_type: str) -> bool:
     media = content_type.split(";", 1)[0].strip().lower()
     return media in ("application/xml", "text/xml")
@@ -497,7 +488,7 @@ class JiangxiDialect:
         total = _count(fields, "ZJLS")
         page, size = _count(fields, "YM"), _count(fields, "MYTS")
         records = [_contribution(item) for item in _list(fields, "JFJL", "JL")]
-        canonical = _build(
+        canonical = build(
             Records,
             partner=PARTNER,
             name=_text(fields, "XM"),
@@ -515,7 +506,7 @@ class JiangxiDialect:
 
     def read_account(self, answer: PartnerAnswer) -> FundAccount:
         fields = read_answer(answer)
-        return _build(
+        return build(
             FundAccount,
             partner=PARTNER,
             accountNo=_required(fields, "GRZH"),
@@ -561,7 +552,7 @@ class JiangxiDialect:
     def read_transfer(self, answer: PartnerAnswer) -> Transfer:
         fields = read_answer(answer)
         applied = _time(_required(fields, "SQSJ"), "SQSJ")
-        return _build(
+        return build(
             Transfer,
             id=_required(fields, "ZYBH"),
             reference=_required(fields, "QQLSH"),
@@ -587,7 +578,7 @@ def _filing(fields: Fields) -> Filing:
     place = _text(fields, "JYDQH")
     if place is not None and not _DIVISION.fullmatch(place):
         raise BadPartnerAnswer("JYDQH is not a division code")
-    return _build(
+    return build(
         Filing,
         id=_required(fields, "BABH"),
         reference=_required(fields, "QQLSH"),
@@ -630,7 +621,7 @@ def _contribution(fields: Fields) -> Contribution:
     status = _text(fields, "JFZT")
     if status is not None:
         _code(status, "JFZT", {PAID: PAID})
-    return _build(
+    return build(
         Contribution,
         month=_month(_required(fields, "JFNY"), "JFNY"),
         insurance=_coded(fields, "XZLX", CONTRIBUTION_TYPES),
@@ -798,7 +789,7 @@ def encode_transfer(t: Transfer) -> PartnerAnswer:
 def decode_filing_request(call: PartnerCall) -> FilingRequest:
     fields = _request_fields(call)
     end = _text(fields, "ZZRQ")
-    return _build(
+    return build(
         FilingRequest,
         insurance=_coded(fields, "XZLX", MEDICAL_TYPES),
         kind=_coded(fields, "BALX", FILING_KINDS),
@@ -812,7 +803,7 @@ def decode_filing_request(call: PartnerCall) -> FilingRequest:
 
 def decode_transfer_request(call: PartnerCall) -> TransferRequest:
     fields = _request_fields(call)
-    return _build(
+    return build(
         TransferRequest,
         toCentre=_required(fields, "ZRCSDM"),
         toAccount=None,

@@ -48,7 +48,7 @@ from typing import Any, NoReturn, TypeVar
 from urllib.parse import quote, urlencode
 from zoneinfo import ZoneInfo
 
-from pydantic import BaseModel, ValidationError
+from pydantic import BaseModel
 
 from app.connectors.alliance.canonical import (
     Contribution,
@@ -67,6 +67,8 @@ from app.connectors.alliance.dialects.base import (
     PartnerRefused,
     RecordsPage,
     RefusalKind,
+    build,
+    path_segment,
 )
 
 PARTNER = "310000"
@@ -339,16 +341,6 @@ def _refuse(status: int, envelope: _Fields) -> NoReturn:
     raise PartnerRefused(kind, code, message)
 
 
-def _build(model: type[M], **values: object) -> M:
-    """The canonical model; what its validation refuses is the partner's answer's fault."""
-    try:
-        return model(**values)
-    except ValidationError as error:
-        first = error.errors()[0]
-        where = ".".join(str(part) for part in first["loc"])
-        raise BadPartnerAnswer(f"{model.__name__}.{where}: {first['msg']}") from None
-
-
 def _only(result: _Fields, key: str, not_found: str, what: str) -> _Fields:
     """A ``?request_id=`` lookup's answer: its first (newest) entry, or not-found."""
     result.integer("total")
@@ -366,7 +358,7 @@ def read_filing(answer: PartnerAnswer) -> Filing:
 
 
 def _filing(f: _Fields) -> Filing:
-    return _build(
+    return build(
         Filing,
         id=f.text("filing_id"),
         reference=f.text("request_id"),
@@ -390,7 +382,7 @@ def _filing(f: _Fields) -> Filing:
 
 def _contribution(p: _Fields) -> Contribution:
     p.code("pay_status", PAY_STATUSES)
-    return _build(
+    return build(
         Contribution,
         month=f"{p.day('pay_month'):%Y-%m}",
         insurance=p.code("insurance_type", PAYMENT_TYPES),
@@ -410,7 +402,7 @@ def read_records(answer: PartnerAnswer) -> RecordsPage:
     if total < 0 or page < 1 or size < 1:
         _bad("result.total, page or page_size is out of range")
     contributions = [_contribution(p) for p in result.objects("records")]
-    records = _build(
+    records = build(
         Records,
         partner=PARTNER,
         name=result.optional_text("name"),
@@ -425,7 +417,7 @@ def read_records(answer: PartnerAnswer) -> RecordsPage:
 
 def read_account(answer: PartnerAnswer) -> FundAccount:
     a = _result(answer)
-    return _build(
+    return build(
         FundAccount,
         partner=PARTNER,
         accountNo=a.text("account_no"),
@@ -451,7 +443,7 @@ def read_transfer(answer: PartnerAnswer) -> Transfer:
 
 def _transfer(t: _Fields) -> Transfer:
     completed = t.optional_moment("completed_at")
-    return _build(
+    return build(
         Transfer,
         id=t.text("transfer_id"),
         reference=t.text("request_id"),
@@ -483,10 +475,6 @@ def read_credential(answer: PartnerAnswer) -> Credential:
 
 
 # -- calls -----------------------------------------------------------------------------------
-
-
-def _segment(value: str) -> str:
-    return quote(value, safe="")
 
 
 def _query(**params: str | int | None) -> str:
@@ -547,11 +535,11 @@ class ShanghaiDialect:
         return _get(FILINGS + _query(request_id=reference))
 
     def get_filing_call(self, id_number: str, filing_id: str) -> PartnerCall:
-        return _get(f"{FILINGS}/{_segment(filing_id)}")
+        return _get(f"{FILINGS}/{path_segment(filing_id)}")
 
     def cancel_filing_call(self, id_number: str, filing_id: str, reason: str | None) -> PartnerCall:
         body = {} if reason is None else {"reason": reason}
-        return _post(f"{FILINGS}/{_segment(filing_id)}/revoke", body)
+        return _post(f"{FILINGS}/{path_segment(filing_id)}/revoke", body)
 
     def read_filing(self, answer: PartnerAnswer) -> Filing:
         return read_filing(answer)
@@ -597,7 +585,7 @@ class ShanghaiDialect:
         return _get(TRANSFERS + _query(request_id=reference))
 
     def get_transfer_call(self, id_number: str, transfer_id: str) -> PartnerCall:
-        return _get(f"{TRANSFERS}/{_segment(transfer_id)}")
+        return _get(f"{TRANSFERS}/{path_segment(transfer_id)}")
 
     def read_transfer(self, answer: PartnerAnswer) -> Transfer:
         return read_transfer(answer)
