@@ -9,6 +9,7 @@ from collections.abc import Mapping
 from typing import Any
 
 import httpx
+from pydantic import BaseModel
 
 from app.connectors.base import UpstreamBadResponse, UpstreamResponse
 from app.core.errors import PROBLEM_MEDIA_TYPE, ProblemType, problem_body
@@ -33,6 +34,17 @@ def json_answer(
     return UpstreamResponse(
         status=status,
         headers=[("content-type", media_type), ("cache-control", "no-store")],
+        body=content,
+        declared_length=len(content),
+    )
+
+
+def model_answer(status: int, model: BaseModel) -> UpstreamResponse:
+    """``model`` as a JSON answer, serialised once by pydantic."""
+    content = model.model_dump_json().encode("utf-8")
+    return UpstreamResponse(
+        status=status,
+        headers=[("content-type", "application/json"), ("cache-control", "no-store")],
         body=content,
         declared_length=len(content),
     )

@@ -96,7 +96,8 @@ KnownHunanDivision = Annotated[
     AfterValidator(_hunan_division),
 ]
 # The partner's identifiers: opaque, but only characters a URL path carries as they are.
-PartnerId = Annotated[str, Field(pattern=r"^[A-Za-z0-9_.-]{1,64}$")]
+PARTNER_ID = r"^[A-Za-z0-9_.-]{1,64}$"
+PartnerId = Annotated[str, Field(pattern=PARTNER_ID)]
 
 
 class Model(BaseModel):
@@ -209,14 +210,6 @@ class Transfer(Model):
     amount: Money
     appliedOn: date
     completedOn: date | None
-
-
-class PartnerRefusal(Model):
-    """What a partner said when it refused: its own code and message, kept as they were."""
-
-    partner: PartnerCode
-    code: str
-    message: str
 
 
 class ProblemError(BaseModel):

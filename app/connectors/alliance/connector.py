@@ -25,7 +25,6 @@ from __future__ import annotations
 
 import asyncio
 import hashlib
-import json
 import re
 import time
 from collections.abc import Awaitable, Callable, Sequence
@@ -41,10 +40,10 @@ from app.connectors.alliance import problems
 from app.connectors.alliance.canonical import (
     FIRST_YEAR,
     LAST_YEAR,
+    PARTNER_ID,
     QUERY_MONTH,
     FilingCancellation,
     FilingRequest,
-    PartnerRefusal,
     Records,
     TransferRequest,
 )
@@ -57,7 +56,7 @@ from app.connectors.alliance.dialects.base import (
     PartnerCall,
     PartnerRefused,
 )
-from app.connectors.answers import Refusal, json_answer, problem_answer, read_capped
+from app.connectors.answers import Refusal, model_answer, problem_answer, read_capped
 from app.connectors.base import (
     CallerFacts,
     ConnectorConfig,
@@ -83,7 +82,7 @@ UNCERTAIN_KEPT_S = 24 * 3600.0
 UNCERTAIN_KEPT = 10_000
 MAX_RECORD_PAGES = 50
 _QUERY_MONTH = re.compile(QUERY_MONTH)
-_PARTNER_ID = re.compile(r"[A-Za-z0-9_.-]{1,64}")
+_PARTNER_ID = re.compile(PARTNER_ID)
 _KEY_CHARS = frozenset("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789_.:-")
 
 Handler = Callable[[UpstreamRequest, list[str]], Awaitable[UpstreamResponse]]
@@ -312,7 +311,7 @@ class AllianceConnector:
         try:
             credential: Credential = dialect.read_credential(answer)
         except PartnerRefused as refused:
-            raise self._sign_on_refused(refused) from None
+            raise self._refusal(refused) from None
         except BadPartnerAnswer as exc:
             raise self._bad(exc) from None
         if len(self._credentials) >= CREDENTIALS_KEPT:
@@ -323,28 +322,11 @@ class AllianceConnector:
         )
         return credential.value
 
-    def _sign_on_refused(self, refused: PartnerRefused) -> Refusal:
-        what = (
-            "the gateway's signed assertion"
-            if refused.kind == "assertion"
-            else "the credential it issued for the resident"
-        )
-        if refused.kind not in ("assertion", "credential"):
-            return self._refusal(refused)
-        return Refusal(
-            problems.SIGN_ON_FAILED,
-            f"The partner did not accept {what}: {refused.code} {refused.message}",
-            self._partner_words(refused),
-        )
-
     def _partner_words(self, refused: PartnerRefused) -> dict[str, Any]:
-        words = PartnerRefusal.model_validate(
-            {"partner": self.division, "code": refused.code, "message": refused.message}
-        )
         return {
-            "partner": words.partner,
-            "partnerCode": words.code,
-            "partnerMessage": words.message,
+            "partner": self.division,
+            "partnerCode": refused.code,
+            "partnerMessage": refused.message,
         }
 
     def _refusal(self, refused: PartnerRefused, *, by_id: str | None = None) -> Refusal:
@@ -382,7 +364,14 @@ class AllianceConnector:
                     problems.PARTNER_UNAVAILABLE, f"The partner cannot serve now: {said}", words
                 )
             case "credential" | "assertion":
-                return self._sign_on_refused(refused)
+                what = (
+                    "the gateway's signed assertion"
+                    if refused.kind == "assertion"
+                    else "the credential it issued for the resident"
+                )
+                return Refusal(
+                    problems.SIGN_ON_FAILED, f"The partner did not accept {what}: {said}", words
+                )
             case _:
                 return Refusal(problems.PARTNER_FAILED, f"The partner failed: {said}", words)
 
@@ -479,7 +468,7 @@ class AllianceConnector:
 
     @staticmethod
     def _answer(status: int, model: BaseModel, location: str | None = None) -> UpstreamResponse:
-        answer = json_answer(status, json.loads(model.model_dump_json()))
+        answer = model_answer(status, model)
         if location is not None:
             answer.headers.append(("location", location))
         return answer
@@ -534,7 +523,7 @@ class AllianceConnector:
             raise Refusal(
                 problems.PARTNER_CONFLICT,
                 f"The filing is already cancelled (at {held.cancelledAt}).",
-                {**refusal.extensions, "filing": json.loads(held.model_dump_json())},
+                {**refusal.extensions, "filing": held.model_dump(mode="json")},
             ) from None
         return self._answer(200, done)
 
