@@ -23,6 +23,7 @@ from app.core.config import Settings, load_or_create_secret
 from app.core.db import create_engine, create_sessionmaker, take_write_lock
 from app.core.divisions import division as known_division
 from app.core.http_server import uvicorn_options
+from app.demo_admin import grant, publish
 from app.demo_alliance import AllianceExamples, alliance_servers, give_history, onboard_alliance
 from app.demo_elicense import (
     DemoResident,
@@ -79,10 +80,7 @@ async def demo_client(base: str, token: str, divisions: tuple[str, ...]) -> Demo
         created.raise_for_status()
         info = created.json()
         for code in divisions:
-            granted = await client.post(
-                f"/admin/clients/{info['client_id']}/grants", json={"division": code, "slug": SLUG}
-            )
-            granted.raise_for_status()
+            await grant(client, info["client_id"], code, SLUG)
     return DemoClient(info["client_id"], info["client_secret"])
 
 
@@ -103,13 +101,8 @@ async def onboard_cities(
                 "document": openapi_document(code),
                 "data_classification": "personal",
             }
-            response = await client.post("/admin/services", json=body)
-            if response.status_code == 409:
-                existing = response.json()["service_id"]
-                response = await client.put(f"/admin/services/{existing}", json=body)
-            if not response.is_success:
-                raise RuntimeError(f"onboarding {code} failed: {response.text}")
-            ids.append(int(response.json()["id"]))
+            service = await publish(client, body, code)
+            ids.append(int(service["id"]))
     return ids
 
 

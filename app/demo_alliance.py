@@ -13,6 +13,7 @@ from typing import Any
 import httpx
 
 from app.connectors.alliance import PARTNERS, SLUG, canonical_document
+from app.demo_admin import grant, publish
 from app.simulators.alliance.common import partner, partner_jwks
 from app.simulators.alliance.guangdong import GuangdongServer
 from app.simulators.alliance.jiangxi import JiangxiServer
@@ -87,23 +88,10 @@ async def onboard_alliance(
                 # The partner acts on the verified ID number, which only such services may see.
                 "data_classification": "personal",
             }
-            answer = await client.post("/admin/services", json=body)
-            if answer.status_code == 409:
-                existing = answer.json()["service_id"]
-                answer = await client.put(f"/admin/services/{existing}", json=body)
-            if not answer.is_success:
-                raise RuntimeError(f"onboarding {PARTNERS[code]} failed: {answer.text}")
-            await _grant(client, app_client_id, code)
+            await publish(client, body, PARTNERS[code])
+            await grant(client, app_client_id, code, SLUG, OPERATIONS)
             made[code] = await _partner_client(client, code)
     return made["440000"]
-
-
-async def _grant(client: httpx.AsyncClient, client_id: str, code: str) -> None:
-    granted = await client.post(
-        f"/admin/clients/{client_id}/grants",
-        json={"division": code, "slug": SLUG, "operations": OPERATIONS},
-    )
-    granted.raise_for_status()
 
 
 async def _partner_client(client: httpx.AsyncClient, code: str) -> PartnerClient:
@@ -121,7 +109,7 @@ async def _partner_client(client: httpx.AsyncClient, code: str) -> PartnerClient
     )
     created.raise_for_status()
     info = created.json()
-    await _grant(client, info["client_id"], code)
+    await grant(client, info["client_id"], code, SLUG, OPERATIONS)
     return PartnerClient(code, info["client_id"], info["client_secret"])
 
 

@@ -15,6 +15,7 @@ import httpx
 from app.connectors.elicense import DIVISION, SLUG, canonical_document
 from app.core.config import Settings, load_or_create_secret
 from app.core.db import create_engine, create_sessionmaker, take_write_lock
+from app.demo_admin import grant, publish
 from app.identity.accounts import verify_in_person
 from app.identity.crypto import DataCipher
 from app.services.elicense.types import license_types_named
@@ -101,20 +102,7 @@ async def onboard_elicense(base: str, token: str, registry_url: str) -> None:
     }
     headers = {"Authorization": f"Bearer {token}"}
     async with httpx.AsyncClient(base_url=base, headers=headers, timeout=60) as client:
-        response = await client.post("/admin/services", json=body)
-        if response.status_code == 409:
-            existing = response.json()["service_id"]
-            response = await client.put(f"/admin/services/{existing}", json=body)
-        if not response.is_success:
-            raise RuntimeError(f"onboarding the e-license service failed: {response.text}")
-
-
-async def _grant(client: httpx.AsyncClient, client_id: str, operations: list[str]) -> None:
-    granted = await client.post(
-        f"/admin/clients/{client_id}/grants",
-        json={"division": DIVISION, "slug": SLUG, "operations": operations},
-    )
-    granted.raise_for_status()
+        await publish(client, body, "the e-license service")
 
 
 async def elicense_clients(
@@ -124,7 +112,7 @@ async def elicense_clients(
     headers = {"Authorization": f"Bearer {token}"}
     made: list[RoleClient] = []
     async with httpx.AsyncClient(base_url=base, headers=headers, timeout=60) as client:
-        await _grant(client, app_client_id, RESIDENT_OPERATIONS)
+        await grant(client, app_client_id, DIVISION, SLUG, RESIDENT_OPERATIONS)
         for name, role, operations, division in (
             ("扫码核验终端 (demo verifier)", "verifier", ["verifyPresentation"], None),
             # A provincial department: it issues and revokes for issuers anywhere in Hunan.
@@ -141,7 +129,7 @@ async def elicense_clients(
             created = await client.post("/admin/clients", json=fields)
             created.raise_for_status()
             info = created.json()
-            await _grant(client, info["client_id"], operations)
+            await grant(client, info["client_id"], DIVISION, SLUG, operations)
             made.append(RoleClient(info["client_id"], info["client_secret"]))
     return made[0], made[1]
 
