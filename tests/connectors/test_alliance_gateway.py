@@ -19,25 +19,20 @@ from typing import Any
 import httpx
 import pytest
 from fastapi import FastAPI
-from pydantic import SecretStr
 from starlette.applications import Starlette
 
 from app.connectors.alliance import SLUG, canonical_document
 from app.core.config import Settings
-from app.core.db import create_engine, create_sessionmaker
-from app.core.migrations import upgrade
 from app.demo_alliance import OPERATIONS
-from app.identity.accounts import verify_in_person
-from app.identity.crypto import DataCipher
 from app.main import create_app
 from app.simulators.alliance.common import alliance_residents, partner, partner_jwks
 from app.simulators.alliance.guangdong import create_guangdong_app
 from app.simulators.alliance.jiangxi import create_jiangxi_app
 from app.simulators.alliance.shanghai import create_shanghai_app
-from tests.conftest import ADMIN_TOKEN, DATA_KEY
+from tests.conftest import ADMIN_TOKEN
+from tests.connectors.gateway_support import migrated_settings, verify_at_counter
 from tests.databases import create_database, drop_database
 from tests.identity.api_support import (
-    PASSWORD,
     Json,
     bearer,
     create_client,
@@ -132,18 +127,7 @@ class Env:
 
     async def verified_resident(self, id_number: str, name: str) -> Resident:
         person = await register(self.client, id_number=id_number, name=name, phone=phone_number())
-        engine = create_engine(self.settings, self.database_url)
-        try:
-            async with create_sessionmaker(engine)() as session, session.begin():
-                await verify_in_person(
-                    session,
-                    DataCipher.from_text(DATA_KEY),
-                    id_number=id_number,
-                    name=name,
-                    new_password=PASSWORD,
-                )
-        finally:
-            await engine.dispose()
+        await verify_at_counter(self.settings, id_number, name)
         issued = await login(self.client, self.app_client, person["raw"]["phone"])
         return Resident(person["id"], name, id_number, issued["access_token"])
 
@@ -157,20 +141,7 @@ class Env:
 async def env(tmp_path_factory: pytest.TempPathFactory) -> AsyncIterator[Env]:
     tmp = tmp_path_factory.mktemp("alliance-gateway")
     url = await create_database(tmp)
-    settings = Settings(
-        data_dir=tmp / "data",
-        database_url=url,
-        admin_token=ADMIN_TOKEN,
-        data_key=SecretStr(DATA_KEY),
-        routes_poll_interval=3600,
-        identity_poll_interval=3600,
-        target_snapshot_interval=0,
-    )
-    engine = create_engine(settings, url)
-    try:
-        await upgrade(engine)
-    finally:
-        await engine.dispose()
+    settings = await migrated_settings(tmp, url)
     published: dict[str, Any] = {"keys": []}
     makers = {
         "440000": create_guangdong_app,

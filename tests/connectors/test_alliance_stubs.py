@@ -47,23 +47,17 @@ from typing import Any
 import httpx
 import pytest
 from fastapi import FastAPI
-from pydantic import SecretStr
 
 from app.connectors.alliance import SLUG, canonical_document
 from app.contracts.matchers import example_of
 from app.contracts.model import Contract, Interaction
-from app.core.config import Settings
-from app.core.db import create_engine, create_sessionmaker
-from app.core.migrations import upgrade
 from app.demo_alliance import OPERATIONS
-from app.identity.accounts import verify_in_person
-from app.identity.crypto import DataCipher
 from app.main import create_app
-from tests.conftest import ADMIN_TOKEN, DATA_KEY
+from tests.conftest import ADMIN_TOKEN
+from tests.connectors.gateway_support import migrated_settings, verify_at_counter
 from tests.contract_stubs import NO_MATCH_STATUS, NoInteractionMatches, choose_interaction, load
 from tests.databases import create_database, drop_database
 from tests.identity.api_support import (
-    PASSWORD,
     Json,
     bearer,
     create_client,
@@ -281,20 +275,7 @@ class Env:
 async def env(tmp_path_factory: pytest.TempPathFactory) -> AsyncIterator[Env]:
     tmp = tmp_path_factory.mktemp("alliance-stubs")
     url = await create_database(tmp)
-    settings = Settings(
-        data_dir=tmp / "data",
-        database_url=url,
-        admin_token=ADMIN_TOKEN,
-        data_key=SecretStr(DATA_KEY),
-        routes_poll_interval=3600,
-        identity_poll_interval=3600,
-        target_snapshot_interval=0,
-    )
-    engine = create_engine(settings, url)
-    try:
-        await upgrade(engine)
-    finally:
-        await engine.dispose()
+    settings = await migrated_settings(tmp, url)
     stubs = {code: PartnerStub.of(code) for code in CODES}
 
     def factory(base_url: str, max_connections: int) -> httpx.AsyncBaseTransport:
@@ -332,18 +313,7 @@ async def env(tmp_path_factory: pytest.TempPathFactory) -> AsyncIterator[Env]:
                 assert onboarded.status_code == 201, onboarded.text
                 await grant(client, admin, app_client["client_id"], code, SLUG, OPERATIONS)
             person = await register(client, id_number=ID_NUMBER, name=NAME, phone=phone_number())
-            engine = create_engine(settings, url)
-            try:
-                async with create_sessionmaker(engine)() as session, session.begin():
-                    await verify_in_person(
-                        session,
-                        DataCipher.from_text(DATA_KEY),
-                        id_number=ID_NUMBER,
-                        name=NAME,
-                        new_password=PASSWORD,
-                    )
-            finally:
-                await engine.dispose()
+            await verify_at_counter(settings, ID_NUMBER, NAME)
             issued = await login(client, app_client, person["raw"]["phone"])
             yield Env(app, client, stubs, bearer(issued["access_token"]))
     finally:

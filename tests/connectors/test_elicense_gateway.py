@@ -32,23 +32,20 @@ from starlette.applications import Starlette
 
 from app.connectors.elicense import DIVISION, SLUG, canonical_document, sdjwt
 from app.core.config import Settings
-from app.core.db import create_engine, create_sessionmaker
+from app.core.db import create_engine
 from app.core.identifiers import license_check_char, make_license_id, mask_resident_id
-from app.core.migrations import upgrade
 from app.demo_elicense import RESIDENT_OPERATIONS, license_holder
 from app.gateway.routetable import TransportFactory
-from app.identity.accounts import verify_in_person
-from app.identity.crypto import DataCipher
 from app.identity.keys import SigningKey, public_key_from_jwk
 from app.main import create_app
 from app.models.elicense import LicensePresentation
 from app.services.elicense.types import license_types_named
 from app.simulators.elicense import License, create_registry_app, registry_types, seeded_licenses
 from app.simulators.enterprise import Enterprise, create_register_app, seeded_enterprises
-from tests.conftest import ADMIN_TOKEN, DATA_KEY
+from tests.conftest import ADMIN_TOKEN
+from tests.connectors.gateway_support import migrated_settings, verify_at_counter
 from tests.databases import create_database, drop_database
 from tests.identity.api_support import (
-    PASSWORD,
     Json,
     bearer,
     create_client,
@@ -187,15 +184,7 @@ class Env:
         """A registered resident, verified in person (assurance 2) unless told otherwise."""
         person = await register(self.client, id_number=id_number, name=name, phone=phone_number())
         if in_person:
-            engine = create_engine(self.settings, self.database_url)
-            try:
-                async with create_sessionmaker(engine)() as session, session.begin():
-                    cipher = DataCipher.from_text(DATA_KEY)
-                    await verify_in_person(
-                        session, cipher, id_number=id_number, name=name, new_password=PASSWORD
-                    )
-            finally:
-                await engine.dispose()
+            await verify_at_counter(self.settings, id_number, name)
         issued = await login(self.client, self.app_client, person["raw"]["phone"])
         return Resident(person["id"], name, id_number, issued["access_token"], held)
 
@@ -219,22 +208,12 @@ def _no_upstream(request: httpx.Request) -> httpx.Response:
 async def env(tmp_path_factory: pytest.TempPathFactory) -> AsyncIterator[Env]:
     tmp = tmp_path_factory.mktemp("elicense-gateway")
     url = await create_database(tmp)
-    settings = Settings(
-        data_dir=tmp / "data",
-        database_url=url,
-        admin_token=ADMIN_TOKEN,
-        data_key=SecretStr(DATA_KEY),
-        routes_poll_interval=3600,
-        identity_poll_interval=3600,
-        target_snapshot_interval=0,
+    settings = await migrated_settings(
+        tmp,
+        url,
         enterprise_register_url=REGISTER_URL,
         enterprise_register_token=SecretStr(REGISTER_TOKEN),
     )
-    engine = create_engine(settings, url)
-    try:
-        await upgrade(engine)
-    finally:
-        await engine.dispose()
     published: dict[str, Any] = {"keys": []}
     registry = create_registry_app(
         seed=1,
