@@ -38,6 +38,11 @@ PLACEHOLDER_SECRETS = frozenset(
     }
 )
 MIN_SECRET_LENGTH = 32
+# Working days a 12345 ticket has, by category. Source: time limits are local; Xiangtan gives a
+# unit 5 working days after it signs for a ticket and 10 for complex ones (STANDARDS.md, 12345
+# hotline), so help and complaints get 5, reports and suggestions (which need investigation) 10;
+# a consultation is answered on the spot (即问即答) or within the next working day.
+HOTLINE_DEADLINES = {"consultation": 1, "help": 5, "complaint": 5, "report": 10, "suggestion": 10}
 # The issuer of a development gateway with neither XYB_ISSUER nor XYB_PUBLIC_URL.
 DEVELOPMENT_ISSUER = "xyb-gateway"
 
@@ -143,6 +148,19 @@ class Settings(BaseSettings):
     audit_checkpoint_seconds: float = Field(default=60.0, gt=0, le=86400)
     audit_retention_days: int = Field(default=180, ge=1, le=36500)
     operator_session_ttl: int = Field(default=8 * 3600, ge=300, le=7 * 86400)
+    # The 12345 hotline (issue 14). The system's status callbacks are signed with this shared
+    # secret (unset: one generated into the data directory, as `xyb demo` shares it with its
+    # simulator); a callback's timestamp may be this many seconds off.
+    hotline_callback_secret: SecretStr | None = None
+    hotline_callback_tolerance: int = Field(default=300, ge=10, le=3600)
+    # Working days to resolve a ticket, per category (Asia/Shanghai, the official calendar); the
+    # defaults and their source are in the README. JSON: {"complaint": 5, ...}; unnamed ones keep
+    # their default.
+    hotline_deadlines: dict[str, int] = Field(default_factory=dict, validate_default=True)
+    # Working days a follow-up of a bad rating has (local limits are 5-15), and how many working
+    # days before its deadline an open ticket or follow-up gets a yellow card.
+    hotline_follow_up_days: int = Field(default=10, ge=1, le=60)
+    hotline_yellow_days: int = Field(default=1, ge=0, le=30)
     # Names this deployment in the Via header it adds upstream; a request that already carries it
     # has looped back through the gateway (a service whose upstream is the gateway itself).
     gateway_id: str = Field(default="xyb-gateway", pattern=r"^[A-Za-z0-9._-]{1,64}$")
@@ -168,6 +186,19 @@ class Settings(BaseSettings):
         if not isinstance(raw, str) or not raw.isascii() or not raw.isprintable() or " " in raw:
             raise ValueError("the enterprise register's token is visible ASCII without spaces")
         return value
+
+    @field_validator("hotline_deadlines")
+    @classmethod
+    def _hotline_deadlines(cls, value: dict[str, int]) -> dict[str, int]:
+        unknown = sorted(set(value) - set(HOTLINE_DEADLINES))
+        if unknown:
+            raise ValueError(
+                f"unknown ticket categories {unknown}; the categories are"
+                f" {', '.join(HOTLINE_DEADLINES)}"
+            )
+        if any(not 1 <= days <= 120 for days in value.values()):
+            raise ValueError("a deadline is 1 to 120 working days")
+        return {**HOTLINE_DEADLINES, **value}
 
     @field_validator("timezone")
     @classmethod
