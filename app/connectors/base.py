@@ -26,6 +26,7 @@ from __future__ import annotations
 
 from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
 from dataclasses import dataclass, field
+from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Protocol, runtime_checkable
 
 import httpx
@@ -211,6 +212,8 @@ class ConnectorHost:
     sessionmaker: async_sessionmaker[AsyncSession]
     identity: Callable[[], IdentityManager]
     settings: Settings
+    # "Now" for the state a connector keeps (the hotline's deadlines); tests fix it.
+    clock: Callable[[], datetime] = field(default=lambda: datetime.now(UTC))
 
 
 @runtime_checkable

@@ -67,6 +67,8 @@ log = logging.getLogger("xyb.gateway")
 OFFLOADED_VALIDATIONS = 2
 IDEMPOTENT = frozenset({"GET", "HEAD", "OPTIONS", "PUT", "DELETE", "TRACE"})
 UPSTREAM_HEADER = b"x-xyb-upstream"
+# The access event's id on an upstream's answer: what a resident rates the call by (好差评).
+EVENT_HEADER = b"xyb-event-id"
 DIGEST_HEADER = DIGEST_HEADER_NAME.lower().encode("ascii")
 # Where the last-resort 500 (app.core.middleware) finds headers the answer must still carry.
 ERROR_HEADERS_KEY = "xyb.error_headers"
@@ -84,6 +86,7 @@ class _Call:
         "answered",
         "client_id",
         "division",
+        "event_id",
         "fault",
         "from_upstream",
         "item_code",
@@ -102,6 +105,7 @@ class _Call:
 
     def __init__(self, division: str) -> None:
         self.division = division
+        self.event_id = uuid.uuid4().hex
         self.client_id: str | None = None
         self.service: str | None = None
         self.service_id: int | None = None
@@ -398,6 +402,7 @@ class GatewayProxy:
             for k, v in upstream.headers
         ]
         headers.append((UPSTREAM_HEADER, entry.key.encode("ascii")))
+        headers.append((EVENT_HEADER, call.event_id.encode("ascii")))
         headers.extend(extra)
         no_body = head or upstream.status in _NO_BODY_STATUSES or upstream.status < 200
         if head and upstream.declared_length is not None:
@@ -442,7 +447,7 @@ class GatewayProxy:
         try:
             self._sink.emit(
                 AccessEvent(
-                    event_id=uuid.uuid4().hex,
+                    event_id=call.event_id,
                     request_id=request_id_of(scope) or "",
                     at=datetime.now(UTC),
                     client_id=call.client_id,

@@ -4,6 +4,13 @@ from app.models.audit import AuditCheckpoint, AuditKey, AuditRecord, PersonalDat
 from app.models.catalog import Item, Synonym, TargetSnapshot
 from app.models.counting import LATENCY_BOUNDS_MS, AccessCount, CounterBatch, Operator
 from app.models.elicense import LicenseConsent, LicensePresentation
+from app.models.hotline import (
+    HotlineCallbackReceipt,
+    HotlineFollowUp,
+    HotlineRating,
+    HotlineTicket,
+    HotlineTicketEvent,
+)
 from app.models.identity import (
     AccountCount,
     Agent,
@@ -38,6 +45,11 @@ __all__ = [
     "DataClassification",
     "GatewayState",
     "Grant",
+    "HotlineCallbackReceipt",
+    "HotlineFollowUp",
+    "HotlineRating",
+    "HotlineTicket",
+    "HotlineTicketEvent",
     "IdentityEvent",
     "Item",
     "LegalPerson",

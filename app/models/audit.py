@@ -31,6 +31,8 @@ class AuditRecord(Base):
         Index("ix_audit_records_service_at", "service", "at"),
         Index("ix_audit_records_client_at", "client_id", "at"),
         Index("ix_audit_records_subject_at", "subject", "at"),
+        # A resident rates a completed call by its event id (好差评, app/services/hotline).
+        Index("ix_audit_records_event_id", "event_id"),
         {"postgresql_partition_by": "RANGE (at)"},
     )
 
