@@ -26,10 +26,11 @@ from app.connectors.base import (
 # Connector names of the upstreams the gateway consults directly (not through /gw).
 CONSULTED_CONNECTORS = frozenset({"registers"})
 # Connectors that translate a canonical API into their upstream's own protocol (elicense: the
-# gateway's e-license API over the registry's POST-and-envelope protocol). Their contracts
-# describe that protocol, the connector's upstream side, so they are replayed as plain HTTP: sent
-# through the connector they would be read as canonical API calls.
-TRANSLATING_CONNECTORS = frozenset({"alliance", "elicense"})
+# gateway's e-license API over the registry's POST-and-envelope protocol; hotline: the gateway's
+# hotline API over the 12345 ticket system's). Their contracts describe that protocol, the
+# connector's upstream side, so they are replayed as plain HTTP: sent through the connector they
+# would be read as canonical API calls.
+TRANSLATING_CONNECTORS = frozenset({"alliance", "elicense", "hotline"})
 
 
 class PlainHTTPClient:

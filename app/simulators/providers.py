@@ -7,7 +7,8 @@ gateway consults itself are connector ``registers`` (``enterprise``: the market-
 register, served by ``xyb demo`` on port 9015). The e-license registry is connector ``elicense``
 (``registry``; ``xyb demo`` serves it on port 9016). The partner apps of the cross-province
 alliance are connector ``alliance`` (``guangdong`` 粤省事, ``shanghai`` 随申办, ``jiangxi`` 赣服通;
-ports 9017-9019). Other connectors add their simulators by adding a function of their providers
+ports 9017-9019). The 12345 hotline's ticket system is connector ``hotline`` (``hotline``; port
+9020). Other connectors add their simulators by adding a function of their providers
 to ``_PROVIDER_LISTS``.
 """
 
@@ -27,6 +28,7 @@ MUNICIPAL = "municipal"
 REGISTERS = "registers"
 ELICENSE = "elicense"
 ALLIANCE = "alliance"
+HOTLINE = "hotline"
 
 
 @dataclass(frozen=True, slots=True)
@@ -147,12 +149,32 @@ def _alliance_providers() -> list[SimulatorProvider]:
     return [partner.simulator_provider() for partner in (guangdong, shanghai, jiangxi)]
 
 
+def _hotline_providers() -> list[SimulatorProvider]:
+    """The 12345 hotline's ticket system (connector ``hotline``)."""
+    from app.simulators.hotline import DEMO_PORT, create_hotline_app
+    from app.simulators.hotline import openapi_document as hotline_document
+
+    return [
+        SimulatorProvider(
+            connector=HOTLINE,
+            provider="hotline",
+            division="430000",
+            # Replay has no gateway: no assertion is checked (no keys), no callback is sent (no
+            # callback URL) and nothing moves by itself (the schedule is off).
+            create=create_hotline_app,
+            document=hotline_document,
+            url=f"http://127.0.0.1:{DEMO_PORT}",
+        )
+    ]
+
+
 # Every connector's providers; a later connector appends its own list function here.
 _PROVIDER_LISTS: tuple[Callable[[], list[SimulatorProvider]], ...] = (
     _city_providers,
     _register_providers,
     _elicense_providers,
     _alliance_providers,
+    _hotline_providers,
 )
 
 
