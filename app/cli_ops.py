@@ -1,8 +1,9 @@
-"""``xyb ops`` (targets, access counts) and ``xyb operators`` (dashboard accounts).
+"""``xyb ops`` (targets, access counts, the 12345 hotline and its follow-ups) and ``xyb operators``
+(dashboard accounts).
 
 Both read and write the gateway's database directly, through the same functions as the /ops API
-(``app.services.ops``); no gateway needs to be running, but its database must be there
-(``app/cli_common.py`` refuses otherwise, and never creates one).
+(``app.services.ops``, ``app.services.hotline``); no gateway needs to be running, but its
+database must be there (``app/cli_common.py`` refuses otherwise, and never creates one).
 """
 
 from __future__ import annotations
@@ -33,7 +34,8 @@ if TYPE_CHECKING:
     from app.core.errors import ValidationFailed
 
 ops_cli = typer.Typer(
-    help="The operators' view: year-end targets and access counts.", no_args_is_help=True
+    help="The operators' view: year-end targets, access counts, the 12345 hotline.",
+    no_args_is_help=True,
 )
 operators_cli = typer.Typer(
     help="Operator accounts (who may sign in to /ops/dashboard).", no_args_is_help=True
@@ -209,6 +211,267 @@ def _count_cells(label: str | Text, stats: dict[str, Any]) -> list[str | Text]:
         _number(stats["p50_ms"], 1),
         _number(stats["p95_ms"], 1),
     ]
+
+
+# -- xyb ops hotline, xyb ops follow-ups --------------------------------------------------------
+
+follow_ups_cli = typer.Typer(
+    help="Follow-ups of bad ratings (好差评): list and close them.", no_args_is_help=True
+)
+ops_cli.add_typer(follow_ups_cli, name="follow-ups")
+
+
+def _rate(value: float | None) -> str:
+    return "–" if value is None else f"{value * 100:.1f}%"
+
+
+def _card(card: str | None) -> str:
+    return {"red": "[red]red[/red]", "yellow": "[yellow]yellow[/yellow]"}.get(card or "", "")
+
+
+def _options_or_exit(result: dict[str, Any] | ValidationFailed) -> dict[str, Any]:
+    """A list query's 422 named by the command's options (exit 2), else the answer."""
+    from app.core.errors import ValidationFailed
+
+    if isinstance(result, ValidationFailed):
+        for e in result.extensions.get("errors", []):
+            option = "--" + e["pointer"].removeprefix("/query/").replace("_", "-")
+            error(f"{option}: {e['detail']}")
+        raise typer.Exit(2)
+    return result
+
+
+@ops_cli.command("hotline")
+def ops_hotline(
+    as_json: Annotated[bool, typer.Option("--json", help="Print the JSON of GET /ops/hotline.")] = (
+        False
+    ),
+) -> None:
+    """The 12345 hotline and 好差评 at a glance.
+
+    Tickets by status and division, on-time completion, satisfaction by channel, division and
+    item, open yellow and red cards, follow-ups of bad ratings."""
+    from app.services.hotline.figures import LEVEL_LABELS, LEVEL_NAMES, hotline_summary
+    from app.services.ops import clock
+
+    settings = settings_or_exit()
+
+    async def work(session: AsyncSession) -> dict[str, Any]:
+        return await hotline_summary(session, settings, now=clock.system_clock())
+
+    data = in_transaction(settings, work)
+    if as_json:
+        out.print_json(json.dumps(data, ensure_ascii=False))
+        return
+    tickets, on_time, cards = data["tickets"], data["on_time"], data["cards"]
+    follow_ups, satisfaction = data["follow_ups"], data["satisfaction"]
+    out.print(
+        f"12345 hotline as of {data['as_of']}: {tickets['total']:,} tickets, {tickets['open']:,}"
+        f" open, {tickets['closed']:,} closed; on time {_rate(on_time['rate'])}"
+        f" ({on_time['closed_on_time']:,} of {on_time['closed']:,}), {on_time['open_late']:,}"
+        f" open past their deadline; satisfaction {_rate(satisfaction['rate'])}"
+        f" ({satisfaction['satisfied']:,} of {satisfaction['ratings']:,} ratings)",
+        markup=False,
+        highlight=False,
+    )
+    out.print(
+        f"cards: {cards['red']:,} red, {cards['yellow']:,} yellow (tickets"
+        f" {cards['tickets']['red']:,} red, {cards['tickets']['yellow']:,} yellow; follow-ups"
+        f" {cards['follow_ups']['red']:,} red, {cards['follow_ups']['yellow']:,} yellow);"
+        f" follow-ups: {follow_ups['open']:,} open, {follow_ups['overdue']:,} overdue",
+        markup=False,
+        highlight=False,
+    )
+
+    def table(title: str, *columns: str) -> Table:
+        made = Table(title=title, title_justify="left", box=box.SIMPLE_HEAD, pad_edge=False)
+        for i, name in enumerate(columns):
+            made.add_column(name, justify="left" if i < 2 else "right", overflow="fold")
+        return made
+
+    statuses = table("Tickets by status", "status", "状态", "tickets")
+    for row in tickets["by_status"]:
+        statuses.add_row(row["status"], row["label"], _number(row["tickets"]))
+    print_table(out, statuses)
+
+    by_division = table(
+        "Tickets by division",
+        "division",
+        "name",
+        "total",
+        "open",
+        "closed",
+        "closed on time",
+        "yellow",
+        "red",
+    )
+    for row in tickets["by_division"]:
+        by_division.add_row(
+            row["division"],
+            Text(row["division_name"] or ""),
+            *(_number(row[k]) for k in ("total", "open", "closed", "closed_on_time")),
+            _number(row["yellow"]),
+            _number(row["red"]),
+        )
+    print_table(out, by_division)
+
+    levels = list(LEVEL_NAMES.items())
+    for key, title in (
+        ("by_channel", "Satisfaction by channel"),
+        ("by_division", "Satisfaction by division"),
+        ("by_item", "Satisfaction by item (the most rated first)"),
+    ):
+        shown = table(
+            title,
+            key.removeprefix("by_"),
+            "name",
+            "ratings",
+            "satisfied",
+            *(LEVEL_LABELS[level] for level, _name in levels),
+        )
+        for group in satisfaction[key]:
+            shown.add_row(
+                Text(group["key"] or "(none)"),
+                Text(group["name"] or ""),
+                _number(group["ratings"]),
+                _rate(group["rate"]),
+                *(_number(group["levels"][name]) for _level, name in levels),
+            )
+        print_table(out, shown)
+    if satisfaction["items_truncated"]:
+        out.print("[yellow]more items were rated than are shown[/yellow]")
+
+    owed = table(
+        "Follow-ups by division", "division", "name", "open", "overdue", "yellow", "closed"
+    )
+    for row in follow_ups["by_division"]:
+        owed.add_row(
+            row["division"],
+            Text(row["division_name"] or ""),
+            *(_number(row[k]) for k in ("open", "overdue", "yellow", "closed")),
+        )
+    print_table(out, owed)
+    out.print(
+        "satisfied: 非常满意, 满意 or 基本满意; on time: closed by the deadline (working days on"
+        f" the official calendar, {settings.timezone}); yellow: {data['yellow_days']} working"
+        " day(s) or less left; red: past the deadline",
+        style="dim",
+        markup=False,
+    )
+
+
+@follow_ups_cli.command("list")
+def follow_ups_list(
+    state: Annotated[
+        str, typer.Option(metavar="STATE", help="open (default), closed or all.")
+    ] = "open",
+    division: Annotated[
+        str | None,
+        typer.Option(metavar="CODES", help="Division codes (a prefecture includes its counties)."),
+    ] = None,
+    card: Annotated[
+        str | None, typer.Option(metavar="CARD", help="yellow or red: open ones with that card.")
+    ] = None,
+    limit: Annotated[
+        int | None, typer.Option(metavar="N", help="Follow-ups at most (1-1000, default 100).")
+    ] = None,
+    as_json: Annotated[
+        bool, typer.Option("--json", help="Print the JSON of GET /ops/hotline/follow-ups.")
+    ] = False,
+) -> None:
+    """Follow-ups of bad ratings, the nearest deadline first."""
+    from app.core.errors import ValidationFailed
+    from app.services.hotline.figures import follow_up_list, parse_list_query
+    from app.services.ops import clock
+
+    settings = settings_or_exit()
+
+    async def work(session: AsyncSession) -> dict[str, Any] | ValidationFailed:
+        try:
+            query = parse_list_query(
+                state=state,
+                division=division,
+                card=card,
+                limit=None if limit is None else str(limit),
+                default_state="open",
+            )
+        except ValidationFailed as exc:
+            return exc
+        return await follow_up_list(session, settings, query, now=clock.system_clock())
+
+    data = _options_or_exit(in_transaction(settings, work))
+    if as_json:
+        out.print_json(json.dumps(data, ensure_ascii=False))
+        return
+    shown = Table(
+        title=f"Follow-ups ({data['filters']['state']}): {data['total']:,}",
+        title_justify="left",
+        box=box.SIMPLE_HEAD,
+        pad_edge=False,
+    )
+    for name in ("id", "division", "item", "level", "opened", "deadline", "card", "closed by"):
+        shown.add_column(name, overflow="fold")
+    for f in data["follow_ups"]:
+        shown.add_row(
+            Text(f["id"]),
+            Text(f"{f['division']} {f['division_name'] or ''}".strip()),
+            Text(f["item_code"] or ""),
+            Text(f["level_label"] or ""),
+            f["opened_at"][:16].replace("T", " "),
+            f["deadline"][:10],
+            _card(f["card"]),
+            Text(f["closed_by"] or ""),
+        )
+    print_table(out, shown)
+    if data["truncated"]:
+        out.print(f"[yellow]only the first {data['limit']} are shown (--limit)[/yellow]")
+
+
+@follow_ups_cli.command("close")
+def follow_ups_close(
+    follow_up_id: Annotated[str, typer.Argument(metavar="ID", help="The follow-up's id.")],
+    resolution: Annotated[
+        str,
+        typer.Option(metavar="TEXT", help="What was done about the rating (1-2000 characters)."),
+    ],
+) -> None:
+    """Close a follow-up with its resolution (recorded in the audit log)."""
+    from app.cli_common import cli_actor
+    from app.core.errors import ValidationFailed
+    from app.services.hotline.closing import check_resolution, close_follow_up
+    from app.services.ops import clock
+
+    settings = settings_or_exit()
+    try:
+        check_resolution(resolution)
+    except ValidationFailed as exc:
+        fail(f"--resolution: {exc.extensions['errors'][0]['detail']}", 2)
+    actor = cli_actor()
+
+    async def work(session: AsyncSession) -> dict[str, Any]:
+        return await close_follow_up(
+            session,
+            settings,
+            follow_up_id,
+            resolution=resolution,
+            closed_by=actor,
+            now=clock.system_clock(),
+        )
+
+    closed = in_transaction(settings, work)
+    record_cli_change(
+        settings,
+        action="follow-up.close",
+        object=f"follow-up:{follow_up_id}",
+        summary={"rating": closed["rating_id"], "on_time": closed["on_time"]},
+        division=closed["division"],
+    )
+    when = "on time" if closed["on_time"] else "late"
+    out.print(
+        f"follow-up {follow_up_id} closed {when} (due {closed['deadline'][:10]})",
+        markup=False,
+        highlight=False,
+    )
 
 
 # -- xyb operators ----------------------------------------------------------------------------

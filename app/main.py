@@ -5,6 +5,7 @@ from __future__ import annotations
 import logging
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
+from datetime import UTC, datetime
 from importlib.metadata import PackageNotFoundError, version
 
 from fastapi import FastAPI
@@ -47,9 +48,11 @@ from app.routers import (
     docs,
     gateway_docs,
     health,
+    hotline,
     identity,
     metrics,
     ops,
+    ops_hotline,
     problems,
 )
 from app.services.audit.log import AuditLog
@@ -125,7 +128,9 @@ async def lifespan(app: FastAPI) -> AsyncIterator[None]:
             app.state.connector_registry or ConnectorRegistry.discover(),
             app.state.transport_factory or default_transport_factory(settings),
             open_credentials=lambda sealed: open_upstream_auth(cipher, sealed),
-            host=ConnectorHost(res.sessionmaker, lambda: identity, settings),
+            host=ConnectorHost(
+                res.sessionmaker, lambda: identity, settings, clock=lambda: app.state.clock()
+            ),
         )
         app.state.routes = routes
         app.state.license_types = LicenseTypeCounter(lambda: routes)
@@ -225,6 +230,8 @@ def create_app(
     app.state.transport_factory = transport_factory
     app.state.connector_registry = connector_registry
     app.state.recent_events = RecentEvents()
+    # "Now" for deadlines the gateway keeps (hotline tickets); tests replace it.
+    app.state.clock = lambda: datetime.now(UTC)
     # Exact access counting (XYB_COUNTING): the counter is one of the access events' sinks.
     app.state.counter = Counter.from_settings(settings) if settings.counting else None
     sinks: list[AccessEventSink] = [app.state.recent_events]
@@ -282,6 +289,8 @@ def create_app(
     app.include_router(catalog.router)
     app.include_router(admin_catalog.router)
     app.include_router(ops.router)
+    app.include_router(ops_hotline.router)
+    app.include_router(hotline.router)
     app.include_router(metrics.router)
 
     def current_table() -> RouteTable:

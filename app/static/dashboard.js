@@ -1,6 +1,6 @@
 /* The operators' dashboard: fetches the /ops JSON endpoints with the session cookie and draws
    the targets, calls per hour (inline SVG, stacked by outcome, with axes and a legend), top
-   services and items, and the services' health. Plain JS, no libraries, no network beyond the
+   services and items, the services' health, and the 12345 hotline and 好差评 (/ops/hotline). Plain JS, no libraries, no network beyond the
    gateway itself. Every figure carries its raw value in data-value (and a data-testid) so tests
    can compare it with the API. Every time shown is in the gateway's zone (body data-timezone),
    as the hourly roll-ups are, whatever the browser's zone. */
@@ -299,6 +299,91 @@
     body.replaceChildren.apply(body, rows);
   }
 
+  /* -- 12345 hotline and 好差评 ------------------------------------------------------------ */
+
+  function rate(value, digits) {
+    return value === null || value === undefined ? "–" : percent(value, digits);
+  }
+
+  function emptyRow(columns, text) {
+    var tr = el("tr", null);
+    tr.appendChild(el("td", { colspan: columns, class: "empty" }, text));
+    return tr;
+  }
+
+  function drawHotline(data) {
+    var tickets = data.tickets, onTime = data.on_time, cards = data.cards;
+    var satisfaction = data.satisfaction, followUps = data.follow_ups;
+    figure(q('[data-testid="hotline-yellow-days"]'), data.yellow_days, integer(data.yellow_days));
+    figure(q('[data-testid="hotline-tickets-total"]'), tickets.total, integer(tickets.total));
+    figure(q('[data-testid="hotline-tickets-open"]'), tickets.open, integer(tickets.open));
+    figure(q('[data-testid="hotline-on-time-rate"]'), onTime.rate, rate(onTime.rate));
+    q('[data-testid="hotline-on-time-of"]').textContent =
+      "(" + integer(onTime.closed_on_time) + " of " + integer(onTime.closed) + " closed)";
+    figure(q('[data-testid="hotline-open-late"]'), onTime.open_late, integer(onTime.open_late));
+    figure(q('[data-testid="hotline-satisfaction-rate"]'), satisfaction.rate, rate(satisfaction.rate));
+    q('[data-testid="hotline-satisfaction-of"]').textContent =
+      "(" + integer(satisfaction.satisfied) + " of " + integer(satisfaction.ratings) + " ratings)";
+    ["red", "yellow"].forEach(function (colour) {
+      var node = figure(q('[data-testid="hotline-cards-' + colour + '"]'), cards[colour], integer(cards[colour]));
+      node.setAttribute("title", integer(cards.tickets[colour]) + " tickets, " + integer(cards.follow_ups[colour]) + " follow-ups");
+    });
+    figure(q('[data-testid="hotline-follow-ups-open"]'), followUps.open, integer(followUps.open));
+    figure(q('[data-testid="hotline-follow-ups-overdue"]'), followUps.overdue, integer(followUps.overdue));
+
+    var statuses = q('[data-testid="hotline-statuses"] tbody');
+    statuses.replaceChildren.apply(statuses, tickets.by_status.map(function (s) {
+      var tr = el("tr", { "data-testid": "hotline-status", "data-key": s.status });
+      tr.appendChild(el("td", null, s.label + " " + s.status));
+      tr.appendChild(figure(el("td", { class: "num", "data-testid": "hotline-status-tickets" }), s.tickets, integer(s.tickets)));
+      return tr;
+    }));
+
+    var channels = q('[data-testid="hotline-channels"] tbody');
+    var channelRows = satisfaction.by_channel.map(function (g) {
+      var tr = el("tr", { "data-testid": "hotline-channel", "data-key": g.key || "" });
+      tr.appendChild(el("td", null, (g.name || g.key || "–") + (g.name ? " " + g.key : "")));
+      tr.appendChild(figure(el("td", { class: "num", "data-testid": "hotline-channel-ratings" }), g.ratings, integer(g.ratings)));
+      tr.appendChild(figure(el("td", { class: "num", "data-testid": "hotline-channel-rate" }), g.rate, rate(g.rate)));
+      var bad = g.levels["dissatisfied"] + g.levels["very-dissatisfied"];
+      tr.appendChild(figure(el("td", { class: "num", "data-testid": "hotline-channel-bad" }), bad, integer(bad)));
+      return tr;
+    });
+    if (!channelRows.length) channelRows = [emptyRow(4, "no ratings yet")];
+    channels.replaceChildren.apply(channels, channelRows);
+
+    /* Tickets and follow-ups side by side per division (a follow-up's division: the rated item's). */
+    var byCode = {};
+    function entry(code, name) {
+      if (!byCode[code]) byCode[code] = { code: code, name: name, tickets: null, followUps: null };
+      return byCode[code];
+    }
+    tickets.by_division.forEach(function (d) { entry(d.division, d.division_name).tickets = d; });
+    followUps.by_division.forEach(function (d) { entry(d.division, d.division_name).followUps = d; });
+    var divisions = q('[data-testid="hotline-divisions"] tbody');
+    var divisionRows = Object.keys(byCode).sort().map(function (code) {
+      var d = byCode[code], t = d.tickets || {}, f = d.followUps || {};
+      var tr = el("tr", { "data-testid": "hotline-division", "data-key": code });
+      tr.appendChild(el("td", null, code + " " + (d.name || "")));
+      /* Past a deadline (red) shows in the error colour. */
+      function cell(name, value, late) {
+        var n = value || 0;
+        var td = el("td", { class: "num" + (late && n ? " error" : ""), "data-testid": "hotline-division-" + name });
+        tr.appendChild(figure(td, n, integer(n)));
+      }
+      cell("open", t.open);
+      cell("red", t.red, true);
+      cell("yellow", t.yellow);
+      var onTimeRate = t.closed ? t.closed_on_time / t.closed : null;
+      tr.appendChild(figure(el("td", { class: "num", "data-testid": "hotline-division-on-time" }), onTimeRate, rate(onTimeRate)));
+      cell("follow-ups", f.open);
+      cell("overdue", f.overdue, true);
+      return tr;
+    });
+    if (!divisionRows.length) divisionRows = [emptyRow(7, "no tickets or follow-ups yet")];
+    divisions.replaceChildren.apply(divisions, divisionRows);
+  }
+
   /* -- refresh ---------------------------------------------------------------------------- */
 
   function refresh() {
@@ -311,6 +396,7 @@
       getJSON(counts + "service&limit=10"),
       getJSON(counts + "item&limit=10"),
       getJSON("/ops/services"),
+      getJSON("/ops/hotline"),
     ])
       .then(function (answers) {
         drawTargets(answers[0]);
@@ -318,6 +404,7 @@
         drawTop("top-services", "top-service", answers[2], function (g) { return g.key.service || ""; });
         drawTop("top-items", "top-item", answers[3], function (g) { return g.key.item || ""; });
         drawServices(answers[4]);
+        drawHotline(answers[5]);
         refreshes += 1;
         document.body.setAttribute("data-state", "ready");
         document.body.setAttribute("data-refreshes", String(refreshes));
