@@ -33,6 +33,7 @@ from app.demo_elicense import (
     elicense_clients,
     onboard_elicense,
 )
+from app.demo_hotline import HotlineExamples, hotline_lines, hotline_server, onboard_hotline
 from app.simulators import CITY_DIVISIONS, SimulatorHost, city_data, openapi_document
 from app.simulators.elicense import RegistryServer
 from app.simulators.enterprise import RegisterServer, seeded_enterprises
@@ -153,6 +154,7 @@ def examples(
     register_url: str | None = None,
     elicense: ElicenseExamples | None = None,
     alliance: AllianceExamples | None = None,
+    hotline: HotlineExamples | None = None,
 ) -> str:
     """Working curl lines for what the demo serves."""
     city = CITY_DIVISIONS[0]
@@ -234,6 +236,11 @@ def examples(
             ),
             *(_elicense_lines(base, app, elicense) if elicense else []),
             *(_alliance_lines(base, elicense, alliance) if elicense and alliance else []),
+            *(
+                hotline_lines(base, token, hotline, elicense.resident.name)
+                if elicense and hotline
+                else []
+            ),
             "# the onboarded services",
             f"curl -s -H 'Authorization: Bearer {token}' {base}/admin/services",
             "# make Changsha hang, watch the gateway answer 504 within the timeout, then heal it",
@@ -350,10 +357,12 @@ async def run_demo(
     registry_port = 0 if simulator_port == 0 else register_port + 1
     # The alliance partners (粤省事, 随申办, 赣服通) take the next three (9017-9019).
     alliance_port = 0 if simulator_port == 0 else registry_port + 1
+    # The 12345 system takes the one after them (9020); it calls the gateway back.
+    hotline_port = 0 if simulator_port == 0 else alliance_port + 3
     gateway_keys = GatewayKeys()
     on_step(
         f"starting {len(divisions)} city simulators, the enterprise register, the e-license"
-        " registry and the three alliance partners"
+        " registry, the three alliance partners and the 12345 system"
     )
     async with (
         SimulatorHost(divisions=divisions, base_port=simulator_port) as simulators,
@@ -364,6 +373,7 @@ async def run_demo(
             assertion_issuer=settings.resolved_issuer,
         ) as registry,
         alliance_servers(alliance_port, gateway_keys, settings.resolved_issuer) as partners,
+        hotline_server(hotline_port, settings, local, gateway_keys) as hotline,
     ):
         if settings.enterprise_register_url is None:
             settings = settings.model_copy(
@@ -392,6 +402,8 @@ async def run_demo(
                 on_step("onboarding 粤省事, 随申办 and 赣服通 as <partner>/alliance")
                 partner_client = await onboard_alliance(local, token, partners, app.client_id)
                 await give_history(partners, resident.id_number, resident.name)
+                on_step("onboarding the 12345 system as 430000/hotline")
+                await onboard_hotline(local, token, hotline.url, app.client_id)
                 on_step(f"the catalog ({DEMO_ITEMS:,} generated items when empty) and the operator")
                 operator_password = await prepare_operations(settings)
                 on_ready(
@@ -406,6 +418,7 @@ async def run_demo(
                         alliance=AllianceExamples(
                             partners, partner_client, settings.resolved_issuer
                         ),
+                        hotline=HotlineExamples(hotline.url),
                     )
                 )
                 await serving

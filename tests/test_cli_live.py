@@ -88,7 +88,10 @@ def test_onboard_prints_the_plan_or_the_problems(tmp_path: Path, fresh_database_
 
 
 def test_demo_onboards_every_city_and_serves(tmp_path: Path) -> None:
-    port, sim_port = free_port(), free_port_range(20)  # control, 14 cities, 2 registers, 3 partners
+    port, sim_port = (
+        free_port(),
+        free_port_range(21),
+    )  # control, 14 cities, 2 registers, 3 partners, 12345
     env = {**os.environ, "XYB_DATA_DIR": str(tmp_path / "data")}
     log_path = tmp_path / "demo-stderr.log"
     with log_path.open("wb") as stderr:  # the child keeps its own copy
@@ -125,10 +128,11 @@ def test_demo_onboards_every_city_and_serves(tmp_path: Path) -> None:
             f"http://127.0.0.1:{port}/admin/services", headers={"Authorization": f"Bearer {token}"}
         ).json()
         # The 14 cities, the e-license registry (430000/elicense, its own connector) and the
-        # three alliance partners (<partner>/alliance).
+        # three alliance partners (<partner>/alliance), and the 12345 system (430000/hotline).
         assert sorted((s["slug"], s["connector"]) for s in services) == [
             *[("alliance", "alliance")] * 3,
             ("elicense", "elicense"),
+            ("hotline", "hotline"),
             *[("zwfw", "municipal")] * 14,
         ]
         issued = httpx.post(

@@ -33,6 +33,7 @@ SIMULATOR_USERS = (
     "app/demo.py",
     "app/demo_elicense.py",
     "app/demo_alliance.py",
+    "app/demo_hotline.py",
     "app/cli",
     "app/contracts/replay.py",
     "app/simulators/",

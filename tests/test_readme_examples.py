@@ -7,7 +7,7 @@ session, through a `curl` that also reports each answer's status. Every command 
 every HTTP answer must be 2xx or 3xx; then the lines the demo itself printed are run the same way.
 
 The only changes made to a command are the ones a reader makes:
-- the demo's port for 8000 (and its simulators' ports for 9000-9019);
+- the demo's port for 8000 (and its simulators' ports for 9000-9020);
 - the values `make run` printed for a placeholder `NAME=...` (see PLACEHOLDERS);
 - `xyb` is this checkout's, `python3` this interpreter, and the browser `python3 -m webbrowser`
   opens is the reporting curl (so the page it would show is fetched and checked);
@@ -143,7 +143,7 @@ class Demo:
 
 
 def start_demo(folder: Path, env: dict[str, str]) -> Demo:
-    port, sim_port = free_port(), free_port_range(20)
+    port, sim_port = free_port(), free_port_range(21)
     with (folder.parent / "demo-stderr.log").open("wb") as stderr:  # the child keeps a copy
         proc = subprocess.Popen(
             [
@@ -197,7 +197,7 @@ def localised(text: str, demo: Demo) -> str:
     """A command with the demo's ports and the printed values put in, as a reader would."""
     text = text.replace("127.0.0.1:8000", f"127.0.0.1:{demo.port}")
     text = re.sub(
-        r"127\.0\.0\.1:(90(?:0\d|1\d))\b",
+        r"127\.0\.0\.1:(90(?:0\d|1\d|20))\b",
         lambda m: f"127.0.0.1:{demo.simulator_port + int(m.group(1)) - 9000}",
         text,
     )
@@ -310,7 +310,7 @@ def test_the_readme_examples_work_as_written_against_the_demo(tmp_path: Path) ->
         admin = {"Authorization": f"Bearer {demo.printed['admin token']}"}
         services = httpx.get(f"{base}/admin/services", headers=admin).json()
         bdc = next(s for s in services if s["slug"] == "bdc")
-        assert (bdc["id"], bdc["version"]) == (19, 2)  # onboarded, then --replace 19
+        assert (bdc["id"], bdc["version"]) == (20, 2)  # onboarded, then --replace 20
         assert (folder / "catalog.csv").read_text(encoding="utf-8").startswith("code,name,")
 
         # The lines the demo printed are examples too (one is meant to be refused: 422).
