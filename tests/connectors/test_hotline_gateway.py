@@ -341,6 +341,28 @@ async def test_a_ticket_not_closed_cannot_be_rated(env: Env) -> None:
     assert problem_type(answer, 409, "hotline-not-rateable")["status"] == 409
 
 
+async def test_a_ticket_closed_at_the_system_can_be_rated_before_its_callbacks_arrive(
+    env: Env,
+) -> None:
+    await env.sim("POST", "/_sim/outbox/hold", {"hold": True})
+    try:
+        filed = await env.file(env.resident)
+        await env.advance(filed["number"], until="06")
+        assert (await env.ticket(env.resident, filed["id"]))["status"] == "accepted"
+        rated = await env.client.post(
+            f"{GW}/tickets/{filed['id']}/rating",
+            json={"level": "very-satisfied"},
+            headers=env.resident.headers(),
+        )
+        assert rated.status_code == 201, rated.text
+        assert rated.json()["followUp"] is None
+    finally:
+        await env.sim("POST", "/_sim/outbox/hold", {"hold": False})
+    ticket = await env.ticket(env.resident, filed["id"])
+    assert ticket["status"] == "rated"
+    assert [h["seq"] for h in ticket["history"]] == [1, 2, 3, 4, 5, 6, 7]
+
+
 # -- dispatch, 政企通, idempotency, privacy ----------------------------------------------------
 
 

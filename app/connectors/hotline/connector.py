@@ -586,6 +586,9 @@ class HotlineConnector:
             rated = await self._rating_of(session, facts.person_id, "ticket", ticket.id)
         if rated is not None:
             raise Refusal(problems.NOT_RATEABLE, "You have already rated this ticket.")
+        if ticket.status not in words.RATEABLE:
+            # A callback may still be on its way: the system's own word decides.
+            ticket = await self._refresh(request, ticket)
         if ticket.status not in words.RATEABLE or ticket.number is None:
             raise Refusal(
                 problems.NOT_RATEABLE,
