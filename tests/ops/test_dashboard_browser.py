@@ -236,6 +236,14 @@ async def test_the_dashboard_shows_what_the_api_says(
                 )
             ).json()
             services = (await api.get("/ops/services")).json()
+            hotline = (await api.get("/ops/hotline")).json()
+
+        # The 12345 panel shows /ops/hotline's figures.
+        assert int(await _value(page, "hotline-tickets-total")) == hotline["tickets"]["total"]
+        assert int(await _value(page, "hotline-tickets-open")) == hotline["tickets"]["open"]
+        assert int(await _value(page, "hotline-follow-ups-open")) == hotline["follow_ups"]["open"]
+        statuses = page.locator('[data-testid="hotline-status"]')
+        assert await statuses.count() == len(hotline["tickets"]["by_status"])
 
         # The four targets: every figure equals the API's.
         assert [t["name"] for t in targets["targets"]] == [
