@@ -484,6 +484,21 @@ async def test_a_ticket_the_system_refuses_leaves_nothing_behind(env: Env) -> No
     assert fixed.status_code == 201, fixed.text
 
 
+async def test_a_number_the_system_gave_before_is_a_bad_answer_not_a_500(env: Env) -> None:
+    """A system that forgot its tickets (the demo's, restarted) must not number a new one like
+    an old one: the gateway refuses the answer (502) and keeps its old ticket as it was."""
+    old = await env.file(env.resident)
+    state = env.hotline.state.hotline.state
+    day = old["number"][7:15]
+    del state.tickets[old["number"]]
+    state.counters[day] = int(old["number"][15:]) - 1
+    answer = await env.client.post(
+        f"{GW}/tickets", json=ticket_body(), headers=env.resident.headers(key())
+    )
+    assert problem_type(answer, 502, "upstream-bad-response")["detail"]
+    assert (await env.ticket(env.resident, old["id"]))["number"] == old["number"]
+
+
 # -- callbacks ----------------------------------------------------------------------------------
 
 

@@ -45,6 +45,7 @@ from app.connectors.hotline import problems, words
 from app.connectors.hotline import system as sys_
 from app.connectors.hotline.tickets import (
     BadSystemData,
+    Transition,
     apply,
     rating_view,
     ticket_view,
@@ -408,6 +409,18 @@ class HotlineConnector:
         if not isinstance(history, list) or len(history) > 1000:
             raise BadSystemData("lsjl is not a list of transitions")
         steps = [transition(entry) for entry in history]
+        try:
+            await self._apply_answer(ticket_id, number, steps)
+        except IntegrityError:
+            raise BadSystemData(
+                f"the system numbered this ticket {number}, the number of another ticket"
+            ) from None
+        async with self._host().sessionmaker() as session:
+            fresh = await session.get(HotlineTicket, ticket_id)
+            assert fresh is not None
+            return fresh
+
+    async def _apply_answer(self, ticket_id: str, number: str, steps: list[Transition]) -> None:
         async with self._host().sessionmaker() as session, session.begin():
             await take_write_lock(session)
             ticket = await session.get(HotlineTicket, ticket_id, with_for_update=True)
@@ -423,10 +436,6 @@ class HotlineConnector:
                 await apply(session, ticket, step)
             if ticket.status == words.FILING:
                 ticket.status = "accepted"
-        async with self._host().sessionmaker() as session:
-            fresh = await session.get(HotlineTicket, ticket_id)
-            assert fresh is not None
-            return fresh
 
     async def _answer(self, ticket: HotlineTicket, status: int) -> UpstreamResponse:
         settings = self._host().settings

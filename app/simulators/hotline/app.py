@@ -385,6 +385,7 @@ def create_hotline_app(
     faults: Faults | None = None,
     received: Received | None = None,
     provider_states: bool = True,
+    first_serial: int = 1,
 ) -> Starlette:
     """The simulated 12345 hotline, with no tickets.
 
@@ -394,7 +395,8 @@ def create_hotline_app(
     stamps the tickets; ``timestamp`` (epoch seconds; default: ``clock``'s) stamps and signs the
     callbacks. ``auto``, ``step_seconds``, ``late``, ``late_factor`` and ``send_back_every`` are
     the schedule (``/_sim/reset`` returns to them). ``gateway_jwks`` (with ``assertion_issuer``)
-    makes every ``/api/`` call need the gateway's assertion for ``audience``.
+    makes every ``/api/`` call need the gateway's assertion for ``audience``. Each day's ticket
+    numbers start at ``first_serial``.
     ``provider_states`` mounts ``/_sim/*``. ``app.state.hotline`` is the :class:`Hotline`.
     """
     from app.simulators.hotline.control import control_routes
@@ -410,7 +412,7 @@ def create_hotline_app(
         late_factor=late_factor,
         send_back_every=send_back_every,
     )
-    state = HotlineState(clock)
+    state = HotlineState(clock, first_serial=first_serial)
     outbox = Outbox(
         url=callback_url,
         secret=callback_secret,

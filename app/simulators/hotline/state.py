@@ -217,9 +217,12 @@ class HotlineState:
     counters: dict[str, int] = field(default_factory=dict)
     created: int = 0
     listeners: list[Listener] = field(default_factory=list)
+    # Where each day's numbering starts: a system restarted on the same day (the demo's, whose
+    # tickets live only in memory) must not give a number it gave before.
+    first_serial: int = 1
 
     def reset(self) -> None:
-        """No tickets, numbering from 1 again (the listeners stay)."""
+        """No tickets, numbering from ``first_serial`` again (the listeners stay)."""
         self.tickets.clear()
         self.by_wbbh.clear()
         self.counters.clear()
@@ -233,7 +236,7 @@ class HotlineState:
         """The next ticket number of today: HN12345 + yyyymmdd + a 6-digit counter (numbers a
         provider state took are skipped)."""
         day = self.clock().astimezone(SHANGHAI).strftime("%Y%m%d")
-        number = self.counters.get(day, 0)
+        number = self.counters.get(day, self.first_serial - 1)
         while True:
             number += 1
             gdbh = f"{NUMBER_PREFIX}{day}{number:06d}"
