@@ -7,7 +7,8 @@ import logging
 
 from fastapi import APIRouter, Request
 from pydantic import BaseModel
-from sqlalchemy.exc import SQLAlchemyError
+from sqlalchemy.exc import DBAPIError
+from sqlalchemy.exc import TimeoutError as PoolTimeout
 
 from app.core.deps import ResourcesDep
 from app.core.openapi import problem_responses
@@ -58,7 +59,9 @@ async def hotline_callback(request: Request, resources: ResourcesDep) -> Callbac
             entry=entry,
             now=now,
         )
-    except (SQLAlchemyError, OSError) as exc:
+    except (DBAPIError, PoolTimeout, OSError) as exc:
+        # The database's own failures (unreachable, down, its pool exhausted); a statement that
+        # fails on what the callback holds is the callback's fault and answered as such.
         log.warning(
             "hotline callback not applied: the database is unavailable",
             extra={"event": event, "error": type(exc).__name__},

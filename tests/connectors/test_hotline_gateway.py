@@ -331,6 +331,31 @@ async def test_a_ticket_from_filing_to_rating_through_the_simulator(env: Env) ->
     assert rating["id"] in {r["id"] for r in listed.json()["items"]}
 
 
+async def test_the_division_closes_the_follow_up_and_the_resident_sees_how(env: Env) -> None:
+    filed = await env.file(env.resident)
+    await env.advance(filed["number"], until="06", wait=True)
+    await env.until(env.resident, filed["id"], lambda t: t["status"] == "revisited")
+    rated = await env.client.post(
+        f"{GW}/tickets/{filed['id']}/rating",
+        json={"level": "very-dissatisfied"},
+        headers=env.resident.headers(),
+    )
+    follow_up = rated.json()["followUp"]["id"]
+    close = f"/ops/hotline/follow-ups/{follow_up}/close"
+    refused = await env.client.post(close, json={"resolution": "a\u0000b"}, headers=env.admin)
+    problem_type(refused, 422, "validation-failed")
+    closed = await env.client.post(
+        close, json={"resolution": "已上门致歉\r\n路灯已修复"}, headers=env.admin
+    )
+    assert closed.status_code == 200, closed.text
+    mine = await env.client.get(f"{GW}/ratings", headers=env.resident.headers())
+    [shown] = [
+        r for r in mine.json()["items"] if r["followUp"] and r["followUp"]["id"] == follow_up
+    ]
+    assert shown["followUp"]["resolution"] == "已上门致歉\n路灯已修复"
+    assert shown["followUp"]["closedAt"] is not None
+
+
 async def test_a_ticket_not_closed_cannot_be_rated(env: Env) -> None:
     filed = await env.file(env.resident)
     answer = await env.client.post(
@@ -608,6 +633,103 @@ async def test_callbacks_are_authenticated_and_a_replay_is_refused(env: Env) -> 
     )
     ticket = await env.ticket(env.resident, filed["id"])
     assert [h["seq"] for h in ticket["history"]] == [1, 2]
+
+
+@pytest.mark.parametrize(
+    ("change", "raw"),
+    [
+        ({"zt": ["02"]}, None),
+        ({"zt": None}, None),
+        ({"xh": True}, None),
+        ({"sj": "9999-12-31T23:59:59-14:00"}, None),
+        ({"sj": "0001-01-01T00:00:00+14:00"}, None),
+        ({"sj": "2025-09-30T18:00:00"}, None),  # no offset
+        ({}, b"[" * 100_000 + b"]" * 100_000),
+    ],
+)
+async def test_a_signed_callback_outside_the_protocol_is_422_not_a_retry(
+    env: Env, change: Json, raw: bytes | None
+) -> None:
+    """What the sender would retry (5xx) must be what can succeed later: a body that never can
+    is 422, final, and changes nothing."""
+    filed = await env.file(env.resident)
+    body = {
+        "sjid": f"{filed['number']}-2",
+        "gdbh": filed["number"],
+        "wbbh": filed["id"],
+        "xh": 2,
+        "zt": "02",
+        "ztmc": "派单",
+        "sj": "2025-09-30T18:00:00+08:00",
+        "cbdw": "430100",
+        "sm": "",
+        **change,
+    }
+    content, headers = signed(body, at=env.clock().timestamp())
+    if raw is not None:
+        stamp = headers["X-Hotline-Timestamp"]
+        mac = hmac.new(SECRET.encode(), stamp.encode() + b"." + raw, hashlib.sha256)
+        content, headers["X-Hotline-Signature"] = raw, f"sha256={mac.hexdigest()}"
+    answer = await env.client.post("/callbacks/hotline", content=content, headers=headers)
+    problem_type(answer, 422, "hotline-callback-bad-body")
+    assert [h["seq"] for h in (await env.ticket(env.resident, filed["id"]))["history"]] == [1]
+
+
+async def test_a_ticket_the_system_reopens_is_open_until_closed_again(env: Env) -> None:
+    filed = await env.file(env.resident)
+    env.clock.now = datetime(2025, 10, 9, 10, 0, tzinfo=TZ)
+    await env.advance(filed["number"], until="06", wait=True)
+    closed = await env.until(env.resident, filed["id"], lambda t: t["status"] == "revisited")
+    assert closed["onTime"] is True
+
+    async def told(seq: int, code: str, at: str) -> None:
+        body = {
+            "sjid": f"{filed['number']}-{seq}",
+            "gdbh": filed["number"],
+            "wbbh": filed["id"],
+            "xh": seq,
+            "zt": code,
+            "ztmc": "",
+            "sj": at,
+            "cbdw": "430100",
+            "sm": "重办",
+        }
+        raw, headers = signed(body, at=env.clock().timestamp())
+        answer = await env.client.post("/callbacks/hotline", content=raw, headers=headers)
+        assert answer.status_code == 200, answer.text
+
+    # The system sends it back to the unit (重办) after it was closed and visited back.
+    await told(7, "03", "2025-10-10T09:00:00+08:00")
+    reopened = await env.ticket(env.resident, filed["id"])
+    assert (reopened["status"], reopened["closedAt"], reopened["onTime"]) == (
+        "handling",
+        None,
+        None,
+    )
+    env.clock.now = datetime(2025, 10, 15, 9, 0, tzinfo=TZ)
+    assert (await env.ticket(env.resident, filed["id"]))["card"] == "red"
+    await told(8, "05", "2025-10-15T10:00:00+08:00")
+    again = await env.ticket(env.resident, filed["id"])
+    assert (again["status"], again["closedAt"], again["onTime"]) == (
+        "closed",
+        "2025-10-15T10:00:00+08:00",
+        False,
+    )
+
+
+async def test_text_keeps_line_breaks_and_emoji_and_refuses_what_rearranges_it(
+    env: Env,
+) -> None:
+    family = "\U0001f468\u200d\U0001f469\u200d\U0001f467"
+    written = await env.file(env.resident, content=f"第一行\r\n第二行 {family}")
+    assert written["content"] == f"第一行\n第二行 {family}"
+    for bad in ("abc\u202edef", "zero\u200bwidth", "nul\u0000"):
+        answer = await env.client.post(
+            f"{GW}/tickets", json=ticket_body(content=bad), headers=env.resident.headers(key())
+        )
+        assert problem_type(answer, 422, "validation-failed")["errors"][0]["pointer"] == (
+            "/body/content"
+        )
 
 
 async def test_a_callback_while_the_database_is_down_is_retried_not_lost(env: Env) -> None:

@@ -43,6 +43,7 @@ from app.connectors.base import (
 )
 from app.connectors.hotline import problems, words
 from app.connectors.hotline import system as sys_
+from app.connectors.hotline.text import plain
 from app.connectors.hotline.tickets import (
     BadSystemData,
     Transition,
@@ -74,10 +75,6 @@ Handler = Callable[[UpstreamRequest, list[str]], Awaitable[UpstreamResponse]]
 
 def _digest(*parts: str) -> str:
     return hashlib.sha256("\x00".join(parts).encode("utf-8")).hexdigest()
-
-
-def _printable(value: str) -> bool:
-    return all(c.isprintable() or c in "\n\t" for c in value)
 
 
 class HotlineConnector:
@@ -211,22 +208,25 @@ class HotlineConnector:
             raise self._invalid(
                 "/body/category", f"category is one of {', '.join(words.CATEGORIES)}"
             )
-        content = body.get("content")
-        if (
-            not isinstance(content, str)
-            or not content.strip()
-            or len(content) > MAX_CONTENT
-            or not _printable(content)
-        ):
+        raw = body.get("content")
+        content = plain(raw) if isinstance(raw, str) else None
+        if content is None or not content.strip() or len(content) > MAX_CONTENT:
             raise self._invalid(
                 "/body/content",
                 f"content is 1 to {MAX_CONTENT} printable characters (line breaks allowed)",
             )
         place = body.get("division")
-        known = known_division(place) if isinstance(place, str) else None
-        if known is None or not place.startswith("43"):  # type: ignore[union-attr]
+        if not isinstance(place, str) or not (
+            len(place) == 6 and place.isascii() and place.isdigit() and place.startswith("43")
+        ):
             raise self._invalid(
                 "/body/division", "division is a Hunan division code (GB/T 2260, 43xxxx)"
+            )
+        if known_division(place) is None:
+            raise self._invalid(
+                "/body/division",
+                f"{place} is not a current Hunan division code (GB/T 2260; a county renamed or"
+                " merged has a new code)",
             )
         item = body.get("itemCode")
         if item is not None and (
@@ -545,10 +545,9 @@ class HotlineConnector:
         level = words.LEVELS.get(body.get("level"))  # type: ignore[arg-type]
         if level is None:
             raise self._invalid("/body/level", f"level is one of {', '.join(words.LEVELS)}")
-        comment = body.get("comment")
-        if comment is not None and (
-            not isinstance(comment, str) or len(comment) > MAX_COMMENT or not _printable(comment)
-        ):
+        raw = body.get("comment")
+        comment = plain(raw) if isinstance(raw, str) else None
+        if raw is not None and (comment is None or len(comment) > MAX_COMMENT):
             raise self._invalid(
                 "/body/comment", f"comment is at most {MAX_COMMENT} printable characters"
             )

@@ -10,13 +10,14 @@ transitions told out of order (3, 1, 2) leave it where the system left it.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Any
 
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.connectors.hotline import words
+from app.connectors.hotline.text import shown
 from app.core.config import Settings
 from app.models.hotline import (
     HotlineFollowUp,
@@ -27,6 +28,7 @@ from app.models.hotline import (
 from app.services.hotline.deadlines import card, on_time
 
 MAX_SEQ = 100_000
+FIRST_YEAR, LAST_YEAR = 2000, 2200
 MAX_NOTE = 2000
 MAX_CENTRE = 10
 
@@ -49,8 +51,8 @@ def _text(value: object, limit: int, name: str) -> str | None:
         return None
     if not isinstance(value, str) or len(value) > limit:
         raise BadSystemData(f"{name} is not a text of at most {limit} characters")
-    # Shown to residents and operators: no control characters but line breaks.
-    return "".join(c if c.isprintable() or c in "\n\t" else "?" for c in value)
+    # Shown to residents and operators: no control or format characters but line breaks.
+    return shown(value)
 
 
 def transition(entry: object) -> Transition:
@@ -60,7 +62,8 @@ def transition(entry: object) -> Transition:
     seq = entry.get("xh")
     if not isinstance(seq, int) or isinstance(seq, bool) or not 1 <= seq <= MAX_SEQ:
         raise BadSystemData(f"xh is not a number from 1 to {MAX_SEQ}")
-    status = words.STATUSES.get(entry.get("zt"))  # type: ignore[arg-type]
+    code = entry.get("zt")
+    status = words.STATUSES.get(code) if isinstance(code, str) else None
     if status is None:
         raise BadSystemData("zt is not one of the system's status codes 01-07")
     raw_at = entry.get("sj")
@@ -70,6 +73,9 @@ def transition(entry: object) -> Transition:
         at = None
     if at is None or at.tzinfo is None:
         raise BadSystemData("sj is not a date and time with its offset (ISO 8601)")
+    if not FIRST_YEAR <= at.year <= LAST_YEAR or not FIRST_YEAR <= at.astimezone(UTC).year:
+        # Beyond what a database's timestamp holds, and no 12345 ticket's time anyway.
+        raise BadSystemData(f"sj is not between {FIRST_YEAR} and {LAST_YEAR}")
     return Transition(
         seq,
         status,
@@ -108,8 +114,22 @@ async def apply(session: AsyncSession, ticket: HotlineTicket, step: Transition) 
             .order_by(HotlineTicketEvent.seq.desc())
             .limit(1)
         )
-    if step.status == "closed" and (ticket.closed_at is None or step.at < ticket.closed_at):
-        ticket.closed_at = step.at
+    if step.status == "closed" or (ticket.closed_at is not None) != (ticket.status in words.DONE):
+        # Closed is where the latest transition left it: a ticket the system reopens (重办) is
+        # open again until it is closed again, and then it is on time or not by that close.
+        await session.flush()
+        ticket.closed_at = (
+            await session.scalar(
+                select(HotlineTicketEvent.at)
+                .where(HotlineTicketEvent.ticket_id == ticket.id)
+                .where(HotlineTicketEvent.status == "closed")
+                .where(HotlineTicketEvent.seq <= ticket.last_seq)
+                .order_by(HotlineTicketEvent.seq.desc())
+                .limit(1)
+            )
+            if ticket.status in words.DONE
+            else None
+        )
     return True
 
 

@@ -148,8 +148,8 @@ def parse(body: bytes) -> tuple[str, str, str, object]:
     """(event id, ticket number, reference, transition entry) of a callback body."""
     try:
         data = json.loads(body)
-    except ValueError:
-        raise CallbackBadBody("The body is not JSON.") from None
+    except (ValueError, RecursionError):  # RecursionError: nesting deeper than any protocol's
+        raise CallbackBadBody("The body is not JSON (or nested absurdly deep).") from None
     if not isinstance(data, dict):
         raise CallbackBadBody("The body is not a JSON object.")
     fields = []

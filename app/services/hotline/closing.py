@@ -13,6 +13,7 @@ from typing import Any
 from sqlalchemy import update
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from app.connectors.hotline.text import plain
 from app.core.config import Settings
 from app.core.errors import Conflict, Forbidden, NotFound, ValidationFailed
 from app.models.hotline import HotlineFollowUp
@@ -23,15 +24,19 @@ MAX_RESOLUTION = 2000
 
 
 def check_resolution(resolution: str, pointer: str = "/body/resolution") -> str:
-    """The resolution without surrounding blanks: 1 to 2,000 characters."""
-    text = resolution.strip()
-    if not 1 <= len(text) <= MAX_RESOLUTION:
+    """The resolution without surrounding blanks: 1 to 2,000 printable characters (CRLF kept
+    as LF; app.connectors.hotline.text)."""
+    written = plain(resolution)
+    text = "" if written is None else written.strip()
+    if written is None or not 1 <= len(text) <= MAX_RESOLUTION:
         raise ValidationFailed(
-            f"The resolution is 1 to {MAX_RESOLUTION} characters: what was done about the rating.",
+            f"The resolution is 1 to {MAX_RESOLUTION} printable characters (line breaks"
+            " allowed): what was done about the rating.",
             errors=[
                 {
                     "pointer": pointer,
-                    "detail": f"resolution is 1 to {MAX_RESOLUTION} characters (not blank)",
+                    "detail": f"resolution is 1 to {MAX_RESOLUTION} printable characters"
+                    " (not blank)",
                 }
             ],
         )
