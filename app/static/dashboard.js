@@ -1,9 +1,11 @@
 /* The operators' dashboard: fetches the /ops JSON endpoints with the session cookie and draws
    the targets, calls per hour (inline SVG, stacked by outcome, with axes and a legend), top
-   services and items, the services' health, and the 12345 hotline and 好差评 (/ops/hotline). Plain JS, no libraries, no network beyond the
-   gateway itself. Every figure carries its raw value in data-value (and a data-testid) so tests
-   can compare it with the API. Every time shown is in the gateway's zone (body data-timezone),
-   as the hourly roll-ups are, whatever the browser's zone. */
+   services and items, the services' health, and the 12345 hotline and 好差评 (/ops/hotline:
+   tickets by status and division, satisfaction by channel, division and item). Plain JS, no
+   libraries, no network beyond the gateway itself. Every figure carries its raw value in
+   data-value (and a data-testid) so tests can compare it with the API. Every time shown is in
+   the gateway's zone (body data-timezone), as the hourly roll-ups are, whatever the browser's
+   zone. */
 "use strict";
 
 (function () {
@@ -16,6 +18,9 @@
   var AT_LEAST_TITLE = "at least 10 s: latency is kept in buckets up to 10 s, the slower calls (timeouts) are not told apart";
   var REFUSED_TITLE = "calls refused before a service was matched: no or a bad token, an unknown service, a loop";
   var NO_ITEM_TITLE = "calls tied to no catalog item: refused before routing (they matched no service), or an operation no item is bound to";
+  /* The 好差评 panel's items: the most rated, of the API's (at most 100). */
+  var ITEM_ROWS = 10;
+  var NO_RATED_ITEM_TITLE = "ratings tied to no catalog item: a ticket or call about no service item";
   var refreshes = 0;
   var zone = document.body.getAttribute("data-timezone") || "UTC";
 
@@ -311,6 +316,37 @@
     return tr;
   }
 
+  /* Ratings per group (channel, division, item): how many, the satisfaction rate, the bad ones. */
+  function drawRatings(testid, rowid, groups, name) {
+    var body = q('[data-testid="' + testid + '"] tbody');
+    var rows = groups.map(function (g) {
+      var tr = el("tr", { "data-testid": rowid, "data-key": g.key || "" });
+      var td = el("td", { "data-testid": rowid + "-name" });
+      name(td, g);
+      tr.appendChild(td);
+      tr.appendChild(figure(el("td", { class: "num", "data-testid": rowid + "-ratings" }), g.ratings, integer(g.ratings)));
+      var rateCell = figure(el("td", { class: "num", "data-testid": rowid + "-rate" }), g.rate, rate(g.rate));
+      rateCell.setAttribute("title", integer(g.satisfied) + " of " + integer(g.ratings) + " satisfied");
+      tr.appendChild(rateCell);
+      var bad = g.levels["dissatisfied"] + g.levels["very-dissatisfied"];
+      tr.appendChild(figure(el("td", { class: "num", "data-testid": rowid + "-bad" }), bad, integer(bad)));
+      return tr;
+    });
+    if (!rows.length) rows = [emptyRow(4, "no ratings yet")];
+    body.replaceChildren.apply(body, rows);
+  }
+
+  function itemCell(td, g) {
+    if (!g.key) {
+      td.setAttribute("title", NO_RATED_ITEM_TITLE);
+      td.appendChild(el("em", { class: "refused" }, "no item"));
+      return;
+    }
+    if (g.name) td.appendChild(el("span", { "data-testid": "hotline-satisfaction-item-label" }, g.name));
+    else td.setAttribute("title", "not in the catalog");
+    td.appendChild(el("code", { class: "code" }, g.key));
+  }
+
   function drawHotline(data) {
     var tickets = data.tickets, onTime = data.on_time, cards = data.cards;
     var satisfaction = data.satisfaction, followUps = data.follow_ups;
@@ -339,18 +375,22 @@
       return tr;
     }));
 
-    var channels = q('[data-testid="hotline-channels"] tbody');
-    var channelRows = satisfaction.by_channel.map(function (g) {
-      var tr = el("tr", { "data-testid": "hotline-channel", "data-key": g.key || "" });
-      tr.appendChild(el("td", null, (g.name || g.key || "–") + (g.name ? " " + g.key : "")));
-      tr.appendChild(figure(el("td", { class: "num", "data-testid": "hotline-channel-ratings" }), g.ratings, integer(g.ratings)));
-      tr.appendChild(figure(el("td", { class: "num", "data-testid": "hotline-channel-rate" }), g.rate, rate(g.rate)));
-      var bad = g.levels["dissatisfied"] + g.levels["very-dissatisfied"];
-      tr.appendChild(figure(el("td", { class: "num", "data-testid": "hotline-channel-bad" }), bad, integer(bad)));
-      return tr;
+    drawRatings("hotline-channels", "hotline-channel", satisfaction.by_channel, function (td, g) {
+      td.textContent = (g.name || g.key || "–") + (g.name ? " " + g.key : "");
     });
-    if (!channelRows.length) channelRows = [emptyRow(4, "no ratings yet")];
-    channels.replaceChildren.apply(channels, channelRows);
+    drawRatings("hotline-satisfaction-divisions", "hotline-satisfaction-division", satisfaction.by_division, function (td, g) {
+      td.textContent = (g.key || "–") + (g.name ? " " + g.name : "");
+    });
+    /* The most rated items first (the API's order): the catalog's name, then the code. */
+    var items = satisfaction.by_item.slice(0, ITEM_ROWS);
+    drawRatings("hotline-satisfaction-items", "hotline-satisfaction-item", items, itemCell);
+    var more = q('[data-testid="hotline-satisfaction-items-more"]');
+    var rated = satisfaction.by_item.length;
+    figure(more, items.length, items.length < rated
+      ? "the " + integer(items.length) + " most rated of " + (satisfaction.items_truncated ? "more than " : "") + integer(rated) +
+        " rated items; all of them: GET /ops/hotline"
+      : "");
+    more.parentNode.hidden = items.length >= rated;
 
     /* Tickets and follow-ups side by side per division (a follow-up's division: the rated item's). */
     var byCode = {};

@@ -1,9 +1,10 @@
 """THE BROWSER TEST: sign in through the form and read the dashboard in headless Chromium.
 
 Against a real `xyb serve` with data (a service onboarded over HTTP, catalog items, users,
-snapshots and roll-ups written to its database), the figures the page shows must equal what the
-API answers. Debian's /usr/bin/chromium driven by Playwright for Python; Playwright never
-downloads a browser. With CI=true a missing browser fails the test; otherwise it is skipped.
+snapshots, roll-ups and 12345 tickets, 好差评 ratings and follow-ups written to its database), the
+figures the page shows must equal what the API answers. Debian's /usr/bin/chromium driven by
+Playwright for Python; Playwright never downloads a browser. With CI=true a missing browser fails
+the test; otherwise it is skipped.
 
 The browser runs in another zone than the gateway (New York against Shanghai): every time on the
 page is the gateway's and says so. The page also tells what a reader would otherwise guess:
@@ -16,7 +17,7 @@ from __future__ import annotations
 import asyncio
 import os
 from collections.abc import AsyncIterator
-from datetime import datetime, timedelta
+from datetime import date, datetime, time, timedelta
 from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo
@@ -24,11 +25,14 @@ from zoneinfo import ZoneInfo
 import httpx
 import pytest
 from sqlalchemy import update
+from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.core.config import Settings
 from app.core.db import create_engine, create_sessionmaker
 from app.models.catalog import TargetSnapshot
-from app.models.identity import AccountCount
+from app.models.hotline import HotlineFollowUp, HotlineRating, HotlineTicket
+from app.models.identity import AccountCount, Person
+from app.services.hotline.deadlines import follow_up_deadline, ticket_deadline
 from app.services.ops.operators import create_operator
 from app.services.ops.sessions import COOKIE_NAME
 from tests.conftest import ADMIN_TOKEN
@@ -70,8 +74,134 @@ def _require_browser() -> None:
     pytest.skip(f"the dashboard browser test needs a browser: {problem}")
 
 
+def _local(day: date, hour: int = 10) -> datetime:
+    return datetime.combine(day, time(hour), tzinfo=SHANGHAI)
+
+
+# 好差评 ratings per item (levels 1 非常满意 … 5 非常不满意), as tests/ops/test_hotline.py writes
+# them: thirteen groups, so the panel shows the ten most rated (by ratings, the unnamed last, then
+# by code); items in the catalog (CHANGSHA_ITEMS) show its name, the others their code alone.
+RATED: dict[str | None, tuple[int, ...]] = {
+    "430100-GJJ-001": (1, 2, 5, 4),
+    "430100-BDC-001": (1, 1, 3),
+    "430100-SB-001": (4, 5),
+    "430500-XZ-001": (3, 4),
+    None: (5, 2),
+    "430100-GJJ-002": (1,),
+    "430100-JZZ-001": (2,),
+    "430100-CSDJ-001": (4,),
+    **{f"430200-ZZ-00{k}": (k % 5 + 1,) for k in range(1, 6)},
+}
+CHANNELS = ("app", "phone", "web", "governor-mailbox")
+
+
+async def _seed_hotline(session: AsyncSession, settings: Settings) -> None:
+    """Four tickets (closed on time, closed late, open past its deadline, open since now), the
+    ratings of RATED, and two follow-ups."""
+    resident = Person(
+        name="张三",
+        id_number_enc="sealed",
+        id_number_hash="h" * 64,
+        id_number_masked="430*************1X",
+        assurance=2,
+        source="registered",
+    )
+    session.add(resident)
+    await session.flush()
+    d = date
+    tickets = [
+        ("tk-1", "430100", "app", "help", "rated", _local(d(2025, 9, 26)), _local(d(2025, 9, 29))),
+        (
+            "tk-2",
+            "430100",
+            "phone",
+            "complaint",
+            "closed",
+            _local(d(2025, 9, 15)),
+            _local(d(2025, 9, 25)),
+        ),
+        (
+            "tk-3",
+            "430500",
+            "governor-mailbox",
+            "complaint",
+            "handling",
+            _local(d(2025, 9, 22)),
+            None,
+        ),
+        ("tk-4", "430500", "web", "consultation", "accepted", datetime.now(SHANGHAI), None),
+    ]
+    for n, (ticket_id, division, channel, category, status, filed, closed) in enumerate(tickets):
+        deadline = ticket_deadline(settings, category, filed)
+        session.add(
+            HotlineTicket(
+                id=ticket_id,
+                service="430000/hotline",
+                person_id=resident.id,
+                client_id="app-xyb",
+                idempotency_key=ticket_id.ljust(64, "0"),
+                request_digest="0" * 64,
+                number=f"HN12345{filed:%Y%m%d}{n:0>6}",
+                channel=channel,
+                category=category,
+                content="楼下烧烤店油烟扰民",
+                division=division,
+                item_code=None,
+                desk="centre",
+                priority="normal",
+                centre=division[:4] + "00",
+                status=status,
+                last_seq=1,
+                filed_at=filed,
+                deadline_at=deadline.at,
+                deadline_estimated=deadline.estimated,
+                closed_at=closed,
+            )
+        )
+    ratings = []
+    for code, levels in RATED.items():
+        for level in levels:
+            n = len(ratings) + 1
+            ratings.append(
+                HotlineRating(
+                    id=f"rt-{n}",
+                    person_id=resident.id,
+                    subject_kind="call",
+                    subject_id=f"ev-{n}",
+                    item_code=code,
+                    division=code[:6] if code else "430500",
+                    channel=CHANNELS[n % len(CHANNELS)],
+                    level=level,
+                    comment=None,
+                    rated_at=_local(d(2025, 9, 12)),
+                )
+            )
+    session.add_all(ratings)
+    await session.flush()
+    for rating, opened, closed in (
+        (ratings[2], _local(d(2025, 9, 12)), None),  # past its deadline: overdue
+        (ratings[3], _local(d(2025, 9, 15)), _local(d(2025, 9, 26))),
+    ):
+        deadline = follow_up_deadline(settings, opened)
+        session.add(
+            HotlineFollowUp(
+                id=f"fu-{rating.id}",
+                rating_id=rating.id,
+                division=rating.division,
+                item_code=rating.item_code,
+                opened_at=opened,
+                deadline_at=deadline.at,
+                deadline_estimated=deadline.estimated,
+                closed_at=closed,
+                closed_by="ops.li" if closed else None,
+                resolution="已整改" if closed else None,
+            )
+        )
+
+
 async def _seed(server: LiveServer, url: str, data_dir: Path) -> dict[str, Any]:
-    """Onboard Changsha over HTTP, then write items, users, snapshots and roll-ups."""
+    """Onboard Changsha over HTTP, then write items, users, snapshots, roll-ups and the 12345
+    hotline's tickets, ratings and follow-ups."""
     document = (CONTRACTS / "municipal" / "changsha.openapi.yaml").read_text(encoding="utf-8")
     async with httpx.AsyncClient(base_url=server.url, headers=ADMIN) as http:
         created = await http.post(
@@ -93,6 +223,7 @@ async def _seed(server: LiveServer, url: str, data_dir: Path) -> dict[str, Any]:
     try:
         async with create_sessionmaker(engine)() as session, session.begin():
             await create_operator(session, "ops.zhang", PASSWORD, ["operator"])
+            await _seed_hotline(session, settings)
             session.add_all(
                 [
                     item(code, online=True, one_network=i % 2 == 0)
@@ -156,6 +287,38 @@ async def _value(page: Any, testid: str) -> str:
     value = await page.get_attribute(f'[data-testid="{testid}"]', "data-value")
     assert value is not None, testid
     return str(value)
+
+
+async def _rows(page: Any, rowid: str) -> list[dict[str, Any]]:
+    """The rows with data-testid ``rowid``: their key, name cell, item label and code, and every
+    figure's data-value by the rest of its test id (``rowid``-ratings: "ratings")."""
+    rows: list[dict[str, Any]] = await page.locator(f'[data-testid="{rowid}"]').evaluate_all(
+        """(rows, rowid) => rows.map(row => {
+            const shown = {key: row.getAttribute("data-key")};
+            const name = row.querySelector('[data-testid="' + rowid + '-name"]');
+            shown.name = name ? name.textContent : null;
+            const label = row.querySelector('[data-testid="' + rowid + '-label"]');
+            shown.label = label ? label.textContent : null;
+            const code = row.querySelector("code");
+            shown.code = code ? code.textContent : null;
+            row.querySelectorAll("[data-value]").forEach(cell => {
+                const id = cell.getAttribute("data-testid");
+                shown[id.slice(rowid.length + 1)] = cell.getAttribute("data-value");
+            });
+            return shown;
+        })""",
+        rowid,
+    )
+    return rows
+
+
+def _rating_figures(row: dict[str, Any]) -> dict[str, Any]:
+    return {
+        "key": row["key"],
+        "ratings": int(row["ratings"]),
+        "rate": float(row["rate"]) if row["rate"] else None,
+        "bad": int(row["bad"]),
+    }
 
 
 @pytest.fixture
@@ -244,6 +407,74 @@ async def test_the_dashboard_shows_what_the_api_says(
         assert int(await _value(page, "hotline-follow-ups-open")) == hotline["follow_ups"]["open"]
         statuses = page.locator('[data-testid="hotline-status"]')
         assert await statuses.count() == len(hotline["tickets"]["by_status"])
+        # Satisfaction by channel, division and item (the ten most rated, in the API's order),
+        # each row's figures the API's.
+        satisfaction = hotline["satisfaction"]
+        assert len(satisfaction["by_item"]) == len(RATED) > 10
+        assert satisfaction["items_truncated"] is False
+        for rowid, groups in (
+            ("hotline-channel", satisfaction["by_channel"]),
+            ("hotline-satisfaction-division", satisfaction["by_division"]),
+            ("hotline-satisfaction-item", satisfaction["by_item"][:10]),
+        ):
+            shown_rows = await _rows(page, rowid)
+            assert [_rating_figures(r) for r in shown_rows] == [
+                {
+                    "key": g["key"] or "",
+                    "ratings": g["ratings"],
+                    "rate": g["rate"],
+                    "bad": g["levels"]["dissatisfied"] + g["levels"]["very-dissatisfied"],
+                }
+                for g in groups
+            ], rowid
+        assert [g["key"] for g in satisfaction["by_division"]] == ["430100", "430200", "430500"]
+        assert satisfaction["by_item"][0] == {
+            "key": "430100-GJJ-001",
+            "name": "事项 430100-GJJ-001",
+            "ratings": 4,
+            "satisfied": 2,
+            "rate": 0.5,
+            "levels": {
+                "very-satisfied": 1,
+                "satisfied": 1,
+                "basically-satisfied": 0,
+                "dissatisfied": 1,
+                "very-dissatisfied": 1,
+            },
+        }
+        # Items by the catalog's name, then the code; those not in it by code; none as such.
+        items_shown = await _rows(page, "hotline-satisfaction-item")
+        assert [(r["label"], r["code"]) for r in items_shown] == [
+            (g["name"], g["key"]) for g in satisfaction["by_item"][:10]
+        ]
+        assert {r["name"] for r in items_shown if not r["key"]} == {"no item"}
+        assert "430500-XZ-001" in [r["code"] for r in items_shown if r["label"] is None]
+        more = page.locator('[data-testid="hotline-satisfaction-items-more"]')
+        assert await more.get_attribute("data-value") == "10"
+        assert await more.is_visible()
+        assert f"10 most rated of {len(RATED)}" in (await more.text_content() or "")
+        # Tickets (and follow-ups) by division: open, red, yellow and closed on time.
+        tickets_by = {d["division"]: d for d in hotline["tickets"]["by_division"]}
+        follow_ups_by = {d["division"]: d for d in hotline["follow_ups"]["by_division"]}
+        assert sorted(tickets_by) == ["430100", "430500"]
+        assert sum(d["red"] for d in tickets_by.values()) >= 1
+        assert sum(d["closed_on_time"] for d in tickets_by.values()) == 1
+        division_rows = await _rows(page, "hotline-division")
+        assert [r["key"] for r in division_rows] == sorted({*tickets_by, *follow_ups_by})
+        for r in division_rows:
+            t = tickets_by.get(r["key"], {})
+            f = follow_ups_by.get(r["key"], {})
+            assert {
+                name: r[name] for name in ("open", "red", "yellow", "follow-ups", "overdue")
+            } == {
+                "open": str(t.get("open", 0)),
+                "red": str(t.get("red", 0)),
+                "yellow": str(t.get("yellow", 0)),
+                "follow-ups": str(f.get("open", 0)),
+                "overdue": str(f.get("overdue", 0)),
+            }, r["key"]
+            on_time = t["closed_on_time"] / t["closed"] if t.get("closed") else None
+            assert (float(r["on-time"]) if r["on-time"] else None) == on_time, r["key"]
 
         # The four targets: every figure equals the API's.
         assert [t["name"] for t in targets["targets"]] == [

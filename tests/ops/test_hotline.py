@@ -764,6 +764,8 @@ async def test_a_signed_in_operator_closes_from_the_dashboard(
     page = await client.get("/ops/dashboard")
     assert 'data-testid="hotline"' in page.text
     assert "12345 热线 · 好差评" in page.text
+    for table in ("channels", "satisfaction-divisions", "satisfaction-items", "divisions"):
+        assert f'data-testid="hotline-{table}"' in page.text, table
     script = await client.get("/ops/static/dashboard.js")
     assert 'getJSON("/ops/hotline")' in script.text
     body = {"resolution": "已整改"}
