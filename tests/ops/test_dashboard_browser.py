@@ -158,7 +158,7 @@ async def _seed_hotline(session: AsyncSession, settings: Settings) -> None:
                 closed_at=closed,
             )
         )
-    ratings = []
+    ratings: list[HotlineRating] = []
     for code, levels in RATED.items():
         for level in levels:
             n = len(ratings) + 1
