@@ -263,7 +263,8 @@ def create_app(
                 "in": "cookie",
                 "name": OPS_COOKIE,
                 "description": "An operator's dashboard sign-in (the form at /ops/login).",
-            }
+            },
+            hotline.SIGNATURE_SCHEME: hotline.SIGNATURE_SCHEME_DOC,
         },
     )
 

@@ -18,6 +18,17 @@ log = logging.getLogger("xyb.routers.hotline")
 
 router = APIRouter(tags=["hotline"])
 
+# The security scheme /openapi.json names for the callback: the 12345 system's signature.
+SIGNATURE_SCHEME = "hotlineSignature"
+SIGNATURE_SCHEME_DOC = {
+    "type": "apiKey",
+    "in": "header",
+    "name": "X-Hotline-Signature",
+    "description": "The 12345 system's signature: sha256= and the hex HMAC-SHA256, under"
+    " XYB_HOTLINE_CALLBACK_SECRET, of X-Hotline-Timestamp (Unix seconds, within"
+    " XYB_HOTLINE_CALLBACK_TOLERANCE of the gateway's clock), '.', and the raw body.",
+}
+
 
 class CallbackAnswer(BaseModel):
     ticket: str
@@ -30,6 +41,7 @@ class CallbackAnswer(BaseModel):
     response_model=CallbackAnswer,
     responses=problem_responses(401, 404, 409, 422, 503),
     summary="The 12345 system's status callback",
+    openapi_extra={"security": [{SIGNATURE_SCHEME: []}]},
 )
 async def hotline_callback(request: Request, resources: ResourcesDep) -> CallbackAnswer:
     """One transition of a ticket filed through the gateway, signed by the 12345 system
