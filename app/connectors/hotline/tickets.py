@@ -73,7 +73,7 @@ def transition(entry: object) -> Transition:
         at = None
     if at is None or at.tzinfo is None:
         raise BadSystemData("sj is not a date and time with its offset (ISO 8601)")
-    if not FIRST_YEAR <= at.year <= LAST_YEAR or not FIRST_YEAR <= at.astimezone(UTC).year:
+    if not FIRST_YEAR <= at.year <= LAST_YEAR or at.astimezone(UTC).year < FIRST_YEAR:
         # Beyond what a database's timestamp holds, and no 12345 ticket's time anyway.
         raise BadSystemData(f"sj is not between {FIRST_YEAR} and {LAST_YEAR}")
     return Transition(
