@@ -11,7 +11,7 @@ from __future__ import annotations
 CHANNELS = {"app": "APP", "phone": "RX", "governor-mailbox": "SZXX", "web": "WZ"}
 CHANNEL_NAMES = {
     "app": "湘易办",
-    "phone": "12345热线",
+    "phone": "12345 热线电话",
     "governor-mailbox": "省长信箱",
     "web": "网站",
 }

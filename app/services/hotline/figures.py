@@ -22,6 +22,7 @@ from sqlalchemy import ColumnElement, and_, case, func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import InstrumentedAttribute
 
+from app.connectors.hotline import words
 from app.core.config import Settings
 from app.core.divisions import HUNAN, divisions
 from app.core.divisions import division as known_division
@@ -34,41 +35,16 @@ from app.services.hotline.deadlines import on_time as closed_on_time
 from app.services.ops.clock import aware
 from app.services.ops.counts import comma_list, division_codes
 
-# The gateway's canonical words (the design note's), in the hotline's order, with the names an
-# operator reads.
-STATUS_LABELS: dict[str, str] = {
-    "accepted": "受理",
-    "dispatched": "派单",
-    "handling": "办理",
-    "replied": "回复",
-    "closed": "办结",
-    "revisited": "回访",
-    "rated": "评价",
-}
+# The canonical words of the hotline API (app/connectors/hotline/words.py), in the closed loop's
+# order, with the names an operator reads.
+STATUS_LABELS: dict[str, str] = {s: words.STATUS_NAMES[s] for s in words.STATUSES.values()}
 STATUSES = tuple(STATUS_LABELS)
-CHANNEL_LABELS: dict[str, str] = {
-    "app": "湘易办",
-    "phone": "12345 热线电话",
-    "governor-mailbox": "省长信箱",
-    "web": "网站",
-}
+CHANNEL_LABELS: dict[str, str] = words.CHANNEL_NAMES
 CHANNELS = tuple(CHANNEL_LABELS)
 # 好差评's five levels as stored (1-5), by canonical name; 1-3 count as satisfied.
-LEVEL_NAMES: dict[int, str] = {
-    1: "very-satisfied",
-    2: "satisfied",
-    3: "basically-satisfied",
-    4: "dissatisfied",
-    5: "very-dissatisfied",
-}
-LEVEL_LABELS: dict[int, str] = {
-    1: "非常满意",
-    2: "满意",
-    3: "基本满意",
-    4: "不满意",
-    5: "非常不满意",
-}
-SATISFIED_LEVELS = (1, 2, 3)
+LEVEL_NAMES: dict[int, str] = words.LEVEL_OF
+LEVEL_LABELS: dict[int, str] = words.LEVEL_NAMES
+SATISFIED_LEVELS = tuple(sorted(words.SATISFIED))
 CARDS = ("yellow", "red")
 STATES = ("open", "closed", "all")
 DEFAULT_LIMIT = 100
