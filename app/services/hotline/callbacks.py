@@ -17,12 +17,14 @@ Retry-After, so the sender keeps it and retries: it is never acknowledged unappl
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import hmac
 import json
 import logging
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from pathlib import Path
 
 from sqlalchemy import delete
 from sqlalchemy.exc import IntegrityError
@@ -110,7 +112,13 @@ def callback_secret(settings: Settings) -> bytes:
     configured = settings.hotline_callback_secret
     if configured is not None and configured.get_secret_value():
         return configured.get_secret_value().encode("utf-8")
-    return load_or_create_secret(settings.data_dir, "hotline_callback_secret").encode("utf-8")
+    return _generated_secret(settings.data_dir)
+
+
+@functools.cache
+def _generated_secret(data_dir: Path) -> bytes:
+    # Read once per process, not from the file on every callback.
+    return load_or_create_secret(data_dir, "hotline_callback_secret").encode("utf-8")
 
 
 def sign(secret: bytes, timestamp: str, body: bytes) -> str:
