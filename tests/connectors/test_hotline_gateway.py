@@ -14,7 +14,6 @@ import asyncio
 import dataclasses
 import hashlib
 import hmac
-import json
 import secrets
 import time
 from collections.abc import AsyncIterator, Callable
@@ -36,7 +35,7 @@ from app.main import create_app
 from app.simulators.enterprise import create_register_app, seeded_enterprises
 from app.simulators.hotline import create_hotline_app
 from tests.conftest import ADMIN_TOKEN
-from tests.connectors.gateway_support import migrated_settings
+from tests.connectors.gateway_support import migrated_settings, signed_callback
 from tests.databases import create_database, drop_database
 from tests.identity.api_support import (
     Json,
@@ -560,14 +559,7 @@ async def test_callbacks_delivered_3_1_2_and_again_leave_the_systems_final_state
 
 
 def signed(body: Json, *, at: float, secret: str = SECRET) -> tuple[bytes, dict[str, str]]:
-    raw = json.dumps(body, ensure_ascii=False).encode("utf-8")
-    stamp = str(int(at))
-    mac = hmac.new(secret.encode(), stamp.encode() + b"." + raw, hashlib.sha256).hexdigest()
-    return raw, {
-        "Content-Type": "application/json",
-        "X-Hotline-Timestamp": stamp,
-        "X-Hotline-Signature": f"sha256={mac}",
-    }
+    return signed_callback(body, at=at, secret=secret)
 
 
 async def test_callbacks_are_authenticated_and_a_replay_is_refused(env: Env) -> None:

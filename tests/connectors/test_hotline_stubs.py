@@ -43,8 +43,6 @@ own refusal and that the system is never asked.
 from __future__ import annotations
 
 import dataclasses
-import hashlib
-import hmac
 import json
 import re
 import secrets
@@ -68,7 +66,7 @@ from app.demo_hotline import OPERATIONS
 from app.main import create_app
 from app.simulators.enterprise import create_register_app
 from tests.conftest import ADMIN_TOKEN
-from tests.connectors.gateway_support import migrated_settings
+from tests.connectors.gateway_support import migrated_settings, signed_callback
 from tests.contract_stubs import NO_MATCH_STATUS, NoInteractionMatches, choose_interaction, load
 from tests.databases import create_database, drop_database
 from tests.identity.api_support import (
@@ -420,15 +418,8 @@ def problem_type(response: httpx.Response, status: int, name: str) -> Json:
 
 
 def signed(body: Json) -> tuple[bytes, dict[str, str]]:
-    """A callback as the system signs it (HMAC-SHA256 of timestamp "." body)."""
-    raw = json.dumps(body, ensure_ascii=False).encode("utf-8")
-    stamp = str(int(START.timestamp()))
-    mac = hmac.new(SECRET.encode(), stamp.encode() + b"." + raw, hashlib.sha256).hexdigest()
-    return raw, {
-        "Content-Type": "application/json",
-        "X-Hotline-Timestamp": stamp,
-        "X-Hotline-Signature": f"sha256={mac}",
-    }
+    """A callback as the system signs it, at the module's fixed time."""
+    return signed_callback(body, at=START.timestamp(), secret=SECRET)
 
 
 async def closed_by_the_system(env: Env, ticket: Json) -> Json:
